@@ -1,0 +1,737 @@
+"""The Kingdra loop (paper Algorithm 2) as explicit steps with inspectable state.
+
+::
+
+    engine = KingdraEngine(X, KingdraConfig.from_preset("fast", n_clusters=10), y_eval=y)
+    engine.train_base()          # unsupervised Ladder-* ensemble (lines 1-4)
+    engine.build_graph()         # agreement graph + Algorithm 1 -> engine.mini_clusters
+    engine.train_iteration()     # pseudo-labels per member + semi-supervised epochs
+    engine.labels_               # aligned ensemble average, argmax
+
+Between steps everything is plain state (``probs``, ``member_labels``, ``confidence``,
+``graph``, ``mini_clusters``, ``history``) and ``t_pos``, ``t_neg``, ``k``,
+``min_confidence``, ``epochs_iter`` may be changed. Moving thresholds only re-runs
+:meth:`build_graph`, never training.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from kingdra.config import KingdraConfig, check_threshold
+from kingdra.device import resolve_device
+from kingdra.ladder import LadderEnsemble
+from kingdra.losses import KingdraLoss
+
+logger = logging.getLogger(__name__)
+
+SAVE_FORMAT = "kingdra-engine"
+SAVE_VERSION = 1
+_PREDICT_CHUNK = 8192
+
+
+class Cancelled(Exception):
+    """Raised out of ``train_*`` when :meth:`KingdraEngine.request_stop` was called."""
+
+
+@dataclass
+class Progress:
+    """What a progress callback receives, once per batch and once per epoch."""
+
+    phase: str  # "base" (unsupervised start) or "iteration" (semi-supervised)
+    event: str  # "batch" or "epoch"
+    epoch: int  # 1-based epoch within this call
+    n_epochs: int
+    batch: int  # 1-based batch within the epoch (== n_batches on "epoch" events)
+    n_batches: int
+    loss: dict[str, float] = field(default_factory=dict)  # mean over members (and the epoch)
+    elapsed_s: float = 0.0  # since the start of this train_* call
+    eta_s: float = 0.0  # estimated seconds left in this train_* call
+    iteration: int = 0  # Kingdra iteration being trained (0 = base)
+
+
+Callback = Callable[[Progress], None]
+
+
+def check_data(X: Any, n_clusters: int) -> np.ndarray:
+    """Validate ``X`` as a finite 2-D array with at least ``n_clusters`` rows; float32 copy."""
+    try:
+        arr = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"X must be a numeric 2-D array (n_samples, n_features): {err}") from err
+    if arr.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features), got {arr.ndim}-D with shape {arr.shape}; "
+            "flatten images with X.reshape(len(X), -1)"
+        )
+    if arr.shape[1] < 1:
+        raise ValueError("X has no features (0 columns)")
+    if not np.isfinite(arr).all():
+        raise ValueError("X contains NaN or inf; impute or drop those rows first")
+    if arr.shape[0] < n_clusters:
+        raise ValueError(
+            f"X has {arr.shape[0]} samples but n_clusters={n_clusters}; "
+            "need at least as many samples as clusters"
+        )
+    return arr
+
+
+def align_members(member_labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Permutations that map each member's classes onto member 0's (Hungarian on co-occurrence).
+
+    Parameters
+    ----------
+    member_labels : (n, m) int array
+    n_classes : int
+
+    Returns
+    -------
+    (m, n_classes) int array ``order``: member ``j``'s class ``order[j, a]`` corresponds to
+    member 0's class ``a``, so ``probs[j][:, order[j]]`` is aligned to member 0.
+    """
+    n, m = member_labels.shape
+    order = np.tile(np.arange(n_classes), (m, 1))
+    ref = member_labels[:, 0]
+    for j in range(1, m):
+        co = np.zeros((n_classes, n_classes), dtype=np.int64)
+        np.add.at(co, (ref, member_labels[:, j]), 1)
+        rows, cols = linear_sum_assignment(-co)
+        order[j, rows] = cols
+    return order
+
+
+class KingdraEngine:
+    """Kingdra training state machine; see the module docstring for the steps.
+
+    Parameters
+    ----------
+    X : array-like (n_samples, n_features)
+        Data to cluster (float; scale it to about [0, 1] or unit variance first).
+    config : KingdraConfig
+    y_eval : array-like (n_samples,), optional
+        Ground truth used only to report ACC / NMI / ARI / pseudo-label precision in
+        :attr:`history`; never used for training.
+    device : str or torch.device
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``, ``"mps"``.
+
+    Attributes
+    ----------
+    probs : (m, n, k) float32 array or None
+        Clean-encoder probabilities of every member from the last :meth:`predict`.
+    member_labels, confidence : (n, m) arrays or None
+        Argmax and max-probability of each member (the graph's ``L`` and anchor confidence).
+    graph : GetClustersResult or None
+        Result of the last :meth:`build_graph`.
+    mini_clusters : list of int arrays or None
+        The mini-clusters the next :meth:`train_iteration` uses (last complete set).
+    history : list of dict
+        One JSON-safe record per trained phase: iteration 0 is the base ensemble.
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        config: KingdraConfig,
+        y_eval: Any = None,
+        device: str | torch.device = "auto",
+    ) -> None:
+        if not isinstance(config, KingdraConfig):
+            raise ValueError(f"config must be a KingdraConfig, got {type(config).__name__}")
+        config.validate()
+        arr = check_data(X, config.n_clusters)
+        self._setup(config, arr.shape[1], device)
+        self.set_data(arr, y_eval)
+
+    # -- construction -----------------------------------------------------------------------
+    def _setup(self, config: KingdraConfig, n_features: int, device: str | torch.device) -> None:
+        self.config = config
+        self.device = resolve_device(device)
+        self.n_features = int(n_features)
+        self.seed = int(config.seed) if config.seed is not None else int(torch.seed() % (2**31 - 1))
+        init_gen = torch.Generator().manual_seed(self.seed)
+        self.model = LadderEnsemble(
+            self.n_features,
+            config.hidden,
+            config.n_clusters,
+            config.n_models,
+            config.noise_std,
+            config.resolved_denoise_weights,
+            generator=init_gen,
+        ).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.loss_fn = KingdraLoss(config)
+        # Batch order and pseudo-label sampling on the CPU, noise on the device: both seeded.
+        self._cpu_gen = torch.Generator().manual_seed(self.seed + 1)
+        self._dev_gen = torch.Generator(device=self.device).manual_seed(self.seed + 2)
+        self._stop = threading.Event()
+        # Changeable between steps.
+        self.t_pos: int = config.resolved_t_pos
+        self.t_neg: int = config.resolved_t_neg
+        self.k: int = config.n_clusters
+        self.min_confidence: float = config.min_confidence
+        self.epochs_iter: int = config.epochs_iter
+        # State.
+        self.X: torch.Tensor | None = None
+        self.y_eval: np.ndarray | None = None
+        self.probs: np.ndarray | None = None
+        self.member_labels: np.ndarray | None = None
+        self.confidence: np.ndarray | None = None
+        self.graph: Any = None
+        self.mini_clusters: list[np.ndarray] | None = None
+        self.pseudo_labels: np.ndarray | None = None
+        self.history: list[dict[str, Any]] = []
+        self.iteration = 0
+        self.base_trained = False
+        self._alignment: np.ndarray | None = None
+        self._kept_previous = False
+
+    def set_data(self, X: Any, y_eval: Any = None) -> None:
+        """Attach (new) training data; clears cached predictions of the old data."""
+        arr = check_data(X, self.config.n_clusters)
+        if arr.shape[1] != self.n_features:
+            raise ValueError(
+                f"X has {arr.shape[1]} features but the model was built for {self.n_features}"
+            )
+        self.X = torch.from_numpy(arr).to(self.device)
+        self.y_eval = None
+        if y_eval is not None:
+            y = np.asarray(y_eval).reshape(-1)
+            if len(y) != len(arr):
+                raise ValueError(f"y_eval has {len(y)} labels but X has {len(arr)} rows")
+            self.y_eval = y
+        self.probs = self.member_labels = self.confidence = None
+
+    @property
+    def n_samples(self) -> int:
+        """Rows of the attached data (0 when none)."""
+        return 0 if self.X is None else int(self.X.shape[0])
+
+    # -- control ----------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask a running ``train_*`` to stop after the current batch (raises :class:`Cancelled`).
+
+        Safe to call from another thread (e.g. a Streamlit stop button). The engine stays
+        usable: weights keep the updates made so far; call :meth:`predict` to refresh.
+        """
+        self._stop.set()
+
+    # -- training ---------------------------------------------------------------------------
+    def _require_data(self) -> torch.Tensor:
+        if self.X is None:
+            raise ValueError("this engine has no data; pass X to from_saved() or set_data()")
+        return self.X
+
+    def _balanced_indices(self, pseudo: np.ndarray, total: int) -> torch.Tensor:
+        """(m, total) row indices drawn round robin over each member's pseudo-classes."""
+        m = pseudo.shape[1]
+        rows = []
+        for j in range(m):
+            classes = [c for c in np.unique(pseudo[:, j]) if c >= 0]
+            per_class = math.ceil(total / len(classes))
+            streams = []
+            for c in classes:
+                members = torch.from_numpy(np.flatnonzero(pseudo[:, j] == c))
+                reps = math.ceil(per_class / len(members))
+                keys = torch.rand(reps, len(members), generator=self._cpu_gen)
+                streams.append(members[keys.argsort(dim=1)].reshape(-1)[:per_class])
+            rows.append(torch.stack(streams, dim=1).reshape(-1)[:total])  # round robin
+        return torch.stack(rows)
+
+    def _train_epochs(
+        self,
+        epochs: int,
+        phase: str,
+        callback: Callback | None,
+        pseudo: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """Train ``epochs`` epochs; returns the mean loss parts over all batches."""
+        X = self._require_data()
+        m, n = self.config.n_models, X.shape[0]
+        batch = min(self.config.batch_size, n)
+        n_batches = max(1, n // batch)
+        use_sup = pseudo is not None and bool((pseudo >= 0).any())
+        if use_sup:
+            pseudo_t = torch.from_numpy(pseudo.T.astype(np.int64)).to(self.device)  # (m, n)
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        start = time.perf_counter()
+        self.model.train()
+        for epoch in range(epochs):
+            perm = torch.rand(m, n, generator=self._cpu_gen).argsort(dim=1).to(self.device)
+            if use_sup:
+                sup_rows = self._balanced_indices(pseudo, n_batches * batch).to(self.device)
+            epoch_sums: dict[str, torch.Tensor] = {}
+            for b in range(n_batches):
+                if self._stop.is_set():
+                    self._stop.clear()
+                    self.model.eval()
+                    raise Cancelled(f"stopped during {phase} epoch {epoch + 1}, batch {b + 1}")
+                idx = perm[:, b * batch : (b + 1) * batch]  # (m, B)
+                x = X[idx]  # (m, B, d)
+                targets = None
+                if use_sup:
+                    sidx = sup_rows[:, b * batch : (b + 1) * batch]  # (m, B)
+                    x = torch.cat([x, X[sidx]], dim=1)  # (m, 2B, d)
+                    targets = pseudo_t.gather(1, sidx)  # (m, B)
+                out = self.model(x, generator=self._dev_gen)
+                loss, parts = self.loss_fn(out, n_unlabelled=batch, targets=targets)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                for key, value in parts.items():
+                    v = value.detach().mean()
+                    epoch_sums[key] = epoch_sums.get(key, 0.0) + v
+                if callback is not None:
+                    done = epoch * n_batches + b + 1
+                    elapsed = time.perf_counter() - start
+                    callback(
+                        Progress(
+                            phase,
+                            "batch",
+                            epoch + 1,
+                            epochs,
+                            b + 1,
+                            n_batches,
+                            {k: float(v.detach().mean()) for k, v in parts.items()},
+                            elapsed,
+                            elapsed / done * (epochs * n_batches - done),
+                            self.iteration + (phase == "iteration"),
+                        )
+                    )
+            for key, value in epoch_sums.items():
+                sums[key] = sums.get(key, 0.0) + value
+            count += n_batches
+            if callback is not None:
+                elapsed = time.perf_counter() - start
+                callback(
+                    Progress(
+                        phase,
+                        "epoch",
+                        epoch + 1,
+                        epochs,
+                        n_batches,
+                        n_batches,
+                        {k: float(v) / n_batches for k, v in epoch_sums.items()},
+                        elapsed,
+                        elapsed / (epoch + 1) * (epochs - epoch - 1),
+                        self.iteration + (phase == "iteration"),
+                    )
+                )
+        self.model.eval()
+        return {k: float(v) / max(count, 1) for k, v in sums.items()}
+
+    def train_base(self, epochs: int | None = None, callback: Callback | None = None) -> None:
+        """Unsupervised phase: train every member with its Ladder-* loss, then :meth:`predict`.
+
+        Parameters
+        ----------
+        epochs : int, optional
+            Defaults to ``config.epochs_base``.
+        callback : callable, optional
+            Receives a :class:`Progress` per batch and per epoch.
+        """
+        epochs = self.config.epochs_base if epochs is None else _check_epochs(epochs)
+        start = time.perf_counter()
+        losses = self._train_epochs(epochs, "base", callback)
+        self.base_trained = True
+        self.predict()
+        record: dict[str, Any] = {
+            "iteration": 0,
+            "phase": "base",
+            "epochs": epochs,
+            "seconds": round(time.perf_counter() - start, 3),
+            "losses": losses,
+        }
+        record.update(self._evaluate())
+        self.history.append(record)
+        logger.info("base ensemble trained in %.1f s: %s", record["seconds"], _brief(record))
+
+    @torch.no_grad()
+    def member_probs(self, X: Any | None = None) -> np.ndarray:
+        """Clean probabilities of every member, (m, n, k); ``X=None`` uses the training data."""
+        if X is None:
+            data = self._require_data()
+        else:
+            arr = check_data(X, 1)
+            if arr.shape[1] != self.n_features:
+                raise ValueError(
+                    f"X has {arr.shape[1]} features but the model was trained on {self.n_features}"
+                )
+            data = torch.from_numpy(arr).to(self.device)
+        self.model.eval()
+        chunks = [
+            self.model.predict(data[i : i + _PREDICT_CHUNK])[0].float().cpu()
+            for i in range(0, data.shape[0], _PREDICT_CHUNK)
+        ]
+        return torch.cat(chunks, dim=1).numpy()
+
+    def predict(self) -> np.ndarray:
+        """Cache ``probs`` (m, n, k), ``member_labels`` and ``confidence`` (n, m); return labels."""
+        self.probs = self.member_probs()
+        self.member_labels = self.probs.argmax(axis=2).T.astype(np.int64)  # (n, m)
+        self.confidence = self.probs.max(axis=2).T  # (n, m)
+        self._alignment = align_members(self.member_labels, self.config.n_clusters)
+        return self.member_labels
+
+    def build_graph(
+        self,
+        t_pos: int | None = None,
+        t_neg: int | None = None,
+        k: int | None = None,
+        min_confidence: float | None = None,
+    ) -> Any:
+        """Agreement graph and Algorithm 1 on the cached predictions (no training).
+
+        Arguments override the engine's ``t_pos``, ``t_neg``, ``k``, ``min_confidence`` for
+        this call only. If the result has fewer than ``k`` mini-clusters or an empty one,
+        the last complete set stays in :attr:`mini_clusters` (DESIGN.md) and a warning is
+        logged; the new result is still returned and kept in :attr:`graph`.
+
+        Returns
+        -------
+        kingdra.graph.GetClustersResult
+        """
+        from kingdra.graph import get_clusters
+
+        if self.member_labels is None:
+            raise ValueError("no predictions yet: call train_base() (or predict()) first")
+        m = self.config.n_models
+        t_pos = self.t_pos if t_pos is None else t_pos
+        t_neg = self.t_neg if t_neg is None else t_neg
+        k = self.k if k is None else k
+        min_conf = self.min_confidence if min_confidence is None else min_confidence
+        check_threshold("t_pos", t_pos, m)
+        check_threshold("t_neg", t_neg, m)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise ValueError(f"k must be an integer in 1..n_clusters, got {k!r}")
+        if not 1 <= k <= self.config.n_clusters:
+            raise ValueError(f"k must be in 1..n_clusters={self.config.n_clusters}, got {k}")
+        if not 0.0 <= float(min_conf) < 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1), got {min_conf!r}")
+        result = get_clusters(
+            self.member_labels,
+            int(k),
+            int(t_pos),
+            int(t_neg),
+            confidence=self.confidence,
+            min_confidence=float(min_conf),
+        )
+        self.graph = result
+        clusters = [np.asarray(c, dtype=np.int64) for c in result.clusters]
+        complete = len(clusters) == k and all(len(c) > 0 for c in clusters)
+        self._graph_params = {
+            "t_pos": int(t_pos),
+            "t_neg": int(t_neg),
+            "k": int(k),
+            "min_confidence": float(min_conf),
+        }
+        self._kept_previous = False
+        if complete:
+            self.mini_clusters = clusters
+        elif self.mini_clusters is not None:
+            self._kept_previous = True
+            logger.warning(
+                "graph gave %d non-empty mini-clusters of %d wanted (t_pos=%d, t_neg=%d); "
+                "keeping the last complete set",
+                sum(len(c) > 0 for c in clusters),
+                k,
+                t_pos,
+                t_neg,
+            )
+        else:
+            self.mini_clusters = [c for c in clusters if len(c) > 0]
+            logger.warning(
+                "graph gave only %d non-empty mini-clusters of %d wanted and there is no earlier "
+                "complete set; training with those (lower t_pos/t_neg or min_confidence to get more)",
+                len(self.mini_clusters),
+                k,
+            )
+        return result
+
+    def train_iteration(self, epochs: int | None = None, callback: Callback | None = None) -> None:
+        """One semi-supervised iteration: pseudo-labels per member, train, predict, record.
+
+        Uses :attr:`mini_clusters` (calls :meth:`build_graph` first if there are none).
+        """
+        from kingdra.pseudo import member_pseudo_labels
+
+        if not self.base_trained:
+            raise ValueError("call train_base() before train_iteration()")
+        epochs = self.epochs_iter if epochs is None else _check_epochs(epochs)
+        if self.mini_clusters is None:
+            self.build_graph()
+        start = time.perf_counter()
+        clusters = self.mini_clusters
+        pseudo = member_pseudo_labels(clusters, self.member_labels, self.config.n_clusters)
+        self.pseudo_labels = np.asarray(pseudo, dtype=np.int64)  # (n, m)
+        if not (self.pseudo_labels >= 0).any():
+            logger.warning("no pseudo-labelled points: this iteration trains unsupervised only")
+        losses = self._train_epochs(epochs, "iteration", callback, self.pseudo_labels)
+        self.iteration += 1
+        self.predict()
+        n_labelled = int((self.pseudo_labels[:, 0] >= 0).sum())
+        record: dict[str, Any] = {
+            "iteration": self.iteration,
+            "phase": "iteration",
+            "epochs": epochs,
+            "seconds": round(time.perf_counter() - start, 3),
+            "losses": losses,
+            **getattr(self, "_graph_params", {}),
+            "kept_previous": bool(self._kept_previous),
+            "mini_cluster_sizes": [int(len(c)) for c in clusters],
+            "n_pseudo_labelled": n_labelled,
+            "coverage": n_labelled / self.n_samples,
+        }
+        if self.y_eval is not None and clusters:
+            from kingdra.metrics import pseudo_label_quality
+
+            quality = pseudo_label_quality(clusters, self.y_eval)
+            record["pseudo_precision"] = float(quality.precision)
+        record.update(self._evaluate())
+        self.history.append(record)
+        logger.info("iteration %d in %.1f s: %s", self.iteration, record["seconds"], _brief(record))
+
+    def step(self, callback: Callback | None = None) -> None:
+        """One Kingdra iteration: :meth:`build_graph` then :meth:`train_iteration`."""
+        if not self.base_trained:
+            raise ValueError("call train_base() before step()")
+        self.build_graph()
+        self.train_iteration(callback=callback)
+
+    def run(self, n_iter: int | None = None, callback: Callback | None = None) -> KingdraEngine:
+        """Base ensemble (if not trained yet), then ``n_iter`` steps when ``stage="kingdra"``."""
+        n_iter = self.config.n_iter if n_iter is None else _check_epochs(n_iter, "n_iter")
+        if not self.base_trained:
+            self.train_base(callback=callback)
+        if self.config.stage == "kingdra":
+            for _ in range(n_iter):
+                self.step(callback=callback)
+        return self
+
+    # -- results ----------------------------------------------------------------------------
+    def _aligned_mean(self, probs: np.ndarray) -> np.ndarray:
+        """Average of the members' probabilities after aligning their classes to member 0."""
+        if self.config.stage == "single":
+            return probs[0]
+        order = self._alignment
+        if order is None:
+            raise ValueError("no alignment yet: call train_base() or predict() first")
+        return np.mean([probs[j][:, order[j]] for j in range(len(probs))], axis=0)
+
+    @property
+    def ensemble_probs(self) -> np.ndarray:
+        """(n, k) final probabilities: aligned average over members (member 0 for "single")."""
+        if self.probs is None:
+            raise ValueError("no predictions yet: call train_base() (or predict()) first")
+        return self._aligned_mean(self.probs)
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """(n,) final cluster of every training row (argmax of :attr:`ensemble_probs`)."""
+        return self.ensemble_probs.argmax(axis=1)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """(n, k) final probabilities for new rows, with the members aligned as in training."""
+        return self._aligned_mean(self.member_probs(X))
+
+    @torch.no_grad()
+    def embedding(self, X: Any | None = None, member: int = 0) -> np.ndarray:
+        """(n, d_top) clean top hidden layer of one member (default member 0).
+
+        Members' hidden units are not comparable (only their output classes can be aligned),
+        so averaging hidden layers over members would mix unrelated features: one member's
+        representation is returned instead.
+        """
+        if not 0 <= member < self.config.n_models:
+            raise ValueError(f"member must be in 0..{self.config.n_models - 1}, got {member}")
+        data = self._require_data() if X is None else torch.from_numpy(check_data(X, 1))
+        data = data.to(self.device)
+        self.model.eval()
+        out = [
+            self.model.predict(data[i : i + _PREDICT_CHUNK])[1][member].float().cpu()
+            for i in range(0, data.shape[0], _PREDICT_CHUNK)
+        ]
+        return torch.cat(out).numpy()
+
+    def _evaluate(self) -> dict[str, Any]:
+        """ACC / NMI / ARI of the ensemble and of each member against ``y_eval``."""
+        if self.y_eval is None or self.probs is None:
+            return {}
+        from kingdra.metrics import ari, cluster_accuracy, nmi
+
+        y = self.y_eval
+        pred = self.labels_
+        members = self.member_labels
+        return {
+            "acc": float(cluster_accuracy(y, pred)),
+            "nmi": float(nmi(y, pred)),
+            "ari": float(ari(y, pred)),
+            "member_acc": [
+                float(cluster_accuracy(y, members[:, j])) for j in range(members.shape[1])
+            ],
+            "member_nmi": [float(nmi(y, members[:, j])) for j in range(members.shape[1])],
+            "member_ari": [float(ari(y, members[:, j])) for j in range(members.shape[1])],
+        }
+
+    # -- state export (checkpoint.py writes these with safetensors + JSON) -----------------
+    def state_dict_for_save(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Everything needed to resume or inspect the run, split into tensors and JSON.
+
+        Returns
+        -------
+        tensors : dict[str, torch.Tensor]
+            ``model.*`` weights and buffers, ``optim.<i>.exp_avg|exp_avg_sq|step`` Adam
+            state, ``probs`` (m, n, k) when predicted, ``pseudo_labels`` (n, m) when set,
+            ``alignment`` (m, k), ``rng.cpu`` / ``rng.device`` generator states. All on CPU,
+            contiguous.
+        meta : dict
+            JSON-safe: ``format``, ``version``, ``config``, ``n_features``, ``n_samples``,
+            ``seed``, ``iteration``, ``base_trained``, ``t_pos``, ``t_neg``, ``k``,
+            ``min_confidence``, ``epochs_iter``, ``history``, ``mini_clusters`` (lists).
+        """
+        tensors = {
+            f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()
+        }
+        params = list(self.model.parameters())
+        for i, p in enumerate(params):
+            st = self.optimizer.state.get(p)
+            if st:
+                tensors[f"optim.{i}.exp_avg"] = st["exp_avg"].detach().cpu().contiguous()
+                tensors[f"optim.{i}.exp_avg_sq"] = st["exp_avg_sq"].detach().cpu().contiguous()
+                tensors[f"optim.{i}.step"] = torch.as_tensor(
+                    st["step"], dtype=torch.float32
+                ).reshape(1)
+        if self.probs is not None:
+            tensors["probs"] = torch.from_numpy(np.ascontiguousarray(self.probs))
+        if self.pseudo_labels is not None:
+            tensors["pseudo_labels"] = torch.from_numpy(np.ascontiguousarray(self.pseudo_labels))
+        if self._alignment is not None:
+            tensors["alignment"] = torch.from_numpy(np.ascontiguousarray(self._alignment))
+        tensors["rng.cpu"] = self._cpu_gen.get_state()
+        tensors["rng.device"] = self._dev_gen.get_state().cpu()
+        meta = {
+            "format": SAVE_FORMAT,
+            "version": SAVE_VERSION,
+            "config": self.config.to_dict(),
+            "n_features": self.n_features,
+            "n_samples": self.n_samples,
+            "seed": self.seed,
+            "iteration": self.iteration,
+            "base_trained": self.base_trained,
+            "t_pos": self.t_pos,
+            "t_neg": self.t_neg,
+            "k": self.k,
+            "min_confidence": self.min_confidence,
+            "epochs_iter": self.epochs_iter,
+            "history": self.history,
+            "mini_clusters": None
+            if self.mini_clusters is None
+            else [[int(i) for i in c] for c in self.mini_clusters],
+        }
+        return tensors, meta
+
+    @classmethod
+    def from_saved(
+        cls,
+        tensors: dict[str, torch.Tensor],
+        meta: dict[str, Any],
+        X: Any = None,
+        y_eval: Any = None,
+        device: str | torch.device = "auto",
+    ) -> KingdraEngine:
+        """Rebuild an engine from :meth:`state_dict_for_save` output.
+
+        Without ``X`` the engine can still give ``labels_``/``probs`` of the saved run,
+        ``predict_proba(X_new)``, ``embedding(X_new)`` and the graph on the saved
+        predictions; training needs ``X`` (same rows as when saved, if ``probs`` were saved).
+
+        Raises
+        ------
+        ValueError
+            If ``meta`` is not from this format/version or the tensors do not fit the config.
+        """
+        if not isinstance(meta, dict) or meta.get("format") != SAVE_FORMAT:
+            raise ValueError("not a kingdra engine state: meta['format'] is missing or different")
+        if meta.get("version") != SAVE_VERSION:
+            raise ValueError(
+                f"engine state version {meta.get('version')!r} is not supported "
+                f"(this kingdra reads version {SAVE_VERSION})"
+            )
+        try:
+            config = KingdraConfig.from_dict(meta["config"])
+            n_features = int(meta["n_features"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"engine state is missing a field: {err}") from err
+        engine = cls.__new__(cls)
+        engine._setup(config, n_features, device)
+        model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        try:
+            engine.model.load_state_dict(model_state, strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"saved weights do not match the saved config: {err}") from err
+        params = list(engine.model.parameters())
+        if any(k.startswith("optim.") for k in tensors):
+            state = {}
+            for i in range(len(params)):
+                if f"optim.{i}.exp_avg" in tensors:
+                    state[i] = {
+                        "step": tensors[f"optim.{i}.step"].reshape(()).clone(),
+                        "exp_avg": tensors[f"optim.{i}.exp_avg"].to(engine.device),
+                        "exp_avg_sq": tensors[f"optim.{i}.exp_avg_sq"].to(engine.device),
+                    }
+            opt_state = engine.optimizer.state_dict()
+            opt_state["state"] = state
+            engine.optimizer.load_state_dict(opt_state)
+        if "rng.cpu" in tensors:
+            engine._cpu_gen.set_state(tensors["rng.cpu"])
+        if "rng.device" in tensors:
+            engine._dev_gen.set_state(tensors["rng.device"].to(engine._dev_gen.device))
+        if X is not None:
+            engine.set_data(X, y_eval)
+        if "probs" in tensors:
+            probs = tensors["probs"].numpy()
+            if X is not None and probs.shape[1] != engine.n_samples:
+                raise ValueError(
+                    f"saved predictions are for {probs.shape[1]} rows but X has {engine.n_samples}"
+                )
+            engine.probs = probs
+            engine.member_labels = probs.argmax(axis=2).T.astype(np.int64)
+            engine.confidence = probs.max(axis=2).T
+        if "alignment" in tensors:
+            engine._alignment = tensors["alignment"].numpy().astype(np.int64)
+        if "pseudo_labels" in tensors:
+            engine.pseudo_labels = tensors["pseudo_labels"].numpy().astype(np.int64)
+        engine.iteration = int(meta.get("iteration", 0))
+        engine.base_trained = bool(meta.get("base_trained", False))
+        engine.t_pos = int(meta.get("t_pos", engine.t_pos))
+        engine.t_neg = int(meta.get("t_neg", engine.t_neg))
+        engine.k = int(meta.get("k", engine.k))
+        engine.min_confidence = float(meta.get("min_confidence", engine.min_confidence))
+        engine.epochs_iter = int(meta.get("epochs_iter", engine.epochs_iter))
+        engine.history = list(meta.get("history", []))
+        clusters = meta.get("mini_clusters")
+        engine.mini_clusters = (
+            None if clusters is None else [np.asarray(c, dtype=np.int64) for c in clusters]
+        )
+        return engine
+
+
+def _check_epochs(value: Any, name: str = "epochs") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def _brief(record: dict[str, Any]) -> str:
+    keys = ("acc", "coverage", "pseudo_precision")
+    return ", ".join(f"{k}={record[k]:.3f}" for k in keys if k in record) or "no labels"
