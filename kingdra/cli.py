@@ -1,0 +1,466 @@
+"""Command line: ``python -m kingdra fit|predict|datasets``.
+
+Errors in the input (bad options, missing files, data not available offline) print one
+``error: ...`` line to stderr and exit with status 2; Ctrl-C stops training between batches,
+writes what was trained so far and exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import signal
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+logger = logging.getLogger("kingdra")
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+CHECKPOINT_NAME = "model.safetensors"
+
+
+# -- progress bar --------------------------------------------------------------------------
+class ProgressBar:
+    """A one-line text progress bar redrawn with ``\\r``; fed by the engine's callback.
+
+    Parameters
+    ----------
+    stream : text stream
+        Where to draw (stderr).
+    width : int
+        Characters of the bar itself.
+    min_interval : float
+        Seconds between redraws on batch events (epoch events always redraw).
+    """
+
+    def __init__(self, stream: TextIO, width: int = 24, min_interval: float = 0.1) -> None:
+        self.stream = stream
+        self.width = width
+        self.min_interval = min_interval
+        self._last_draw = 0.0
+        self._line_len = 0
+
+    @staticmethod
+    def format(progress: Any, width: int = 24) -> str:
+        """The text of the bar for one :class:`~kingdra.engine.Progress`."""
+        total = max(progress.n_epochs * progress.n_batches, 1)
+        done = (progress.epoch - 1) * progress.n_batches + progress.batch
+        frac = min(max(done / total, 0.0), 1.0)
+        filled = int(round(frac * width))
+        label = "base" if progress.phase == "base" else f"iter {progress.iteration}"
+        loss = progress.loss.get("total", progress.loss.get("loss"))
+        loss_text = f" loss {loss:.4g}" if isinstance(loss, float) and math.isfinite(loss) else ""
+        return (
+            f"{label:>7} epoch {progress.epoch}/{progress.n_epochs} "
+            f"[{'#' * filled}{'.' * (width - filled)}] {frac * 100:3.0f}%"
+            f"{loss_text} {progress.elapsed_s:.0f}s eta {progress.eta_s:.0f}s"
+        )
+
+    def __call__(self, progress: Any) -> None:
+        now = time.perf_counter()
+        last_epoch_end = progress.event == "epoch" and progress.epoch == progress.n_epochs
+        if progress.event == "batch" and now - self._last_draw < self.min_interval:
+            return
+        self._last_draw = now
+        text = self.format(progress, self.width)
+        pad = " " * max(self._line_len - len(text), 0)
+        self.stream.write("\r" + text + pad)
+        self._line_len = len(text)
+        if last_epoch_end:
+            self.stream.write("\n")
+            self._line_len = 0
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the current bar line (before a log message is written)."""
+        if self._line_len:
+            self.stream.write("\r" + " " * self._line_len + "\r")
+            self._line_len = 0
+
+
+class _BarAwareHandler(logging.StreamHandler):
+    """Log handler that erases the progress bar before writing a line."""
+
+    def __init__(self, stream: TextIO, bar: ProgressBar | None) -> None:
+        super().__init__(stream)
+        self.bar = bar
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.bar is not None:
+            self.bar.clear()
+        super().emit(record)
+
+
+# -- argument parsing ----------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths like 256,256, got {text!r}"
+        ) from None
+    if not widths or any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return widths
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dataset",
+        required=True,
+        metavar="NAME|PATH",
+        help="built-in name (see `python -m kingdra datasets`: digits, mnist5k, mnist, "
+        "fashion-mnist, 20news, cifar10) or a path to a .npy, .npz, .csv, .tsv, .parquet "
+        "or .zip of images",
+    )
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder holding (or caching) downloaded datasets, e.g. ../shared/data for "
+        "mnist/*.gz; default $KINGDRA_DATA or a per-user cache folder",
+    )
+    p.add_argument(
+        "--label-column",
+        metavar="COL",
+        help="for .csv/.tsv/.parquet files: the column with true labels (used only to "
+        "report ACC/NMI/ARI, never to train)",
+    )
+    p.add_argument(
+        "--preprocess",
+        choices=("none", "scale01", "standardize"),
+        default="none",
+        help="scaling applied after loading (built-in image sets are already in [0, 1]; "
+        "default: none)",
+    )
+    p.add_argument("--pca", type=_positive_int, metavar="N", help="reduce features to N components")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download: fail with a message naming the files to place if missing",
+    )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="auto = CUDA, then Apple MPS, then CPU (default: auto)",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the output files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kingdra`` argument parser (every option documented in ``--help``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m kingdra",
+        description="Kingdra clustering (ICLR 2020): an ensemble of ladder networks, an "
+        "agreement graph and pseudo-labels, iterated. See docs/cli.md.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    fit = sub.add_parser(
+        "fit",
+        help="cluster a dataset; writes labels.csv, metrics.json, model.safetensors",
+        description="Train a Kingdra ensemble on a dataset and write, under --out: "
+        "labels.csv (index,label[,true]), metrics.json (acc/nmi/ari when labels are known, "
+        f"seconds, device, config, per-iteration history) and {CHECKPOINT_NAME}.",
+    )
+    _add_data_options(fit)
+    fit.add_argument(
+        "--preset",
+        default="fast",
+        choices=("fast", "paper"),
+        help="named settings (docs/presets.md); the options below override them (default: fast)",
+    )
+    fit.add_argument(
+        "--base",
+        default="ladder-im",
+        choices=("ladder-im", "ladder-dot"),
+        help="unsupervised loss of each member: information maximisation or dot product "
+        "(default: ladder-im)",
+    )
+    fit.add_argument(
+        "--stage",
+        default="kingdra",
+        choices=("kingdra", "ensemble", "single"),
+        help="kingdra = full method; ensemble = stop after the averaged base ensemble; "
+        "single = one base model (default: kingdra)",
+    )
+    fit.add_argument(
+        "--n-clusters",
+        type=_positive_int,
+        metavar="K",
+        help="number of clusters (default: the number of classes of a labelled dataset)",
+    )
+    fit.add_argument("--n-models", type=_positive_int, metavar="N", help="ensemble size m")
+    fit.add_argument(
+        "--t-pos",
+        type=_positive_int,
+        metavar="N",
+        help="strong positive edge when at least N members agree (1..n-models; default all)",
+    )
+    fit.add_argument(
+        "--t-neg",
+        type=_positive_int,
+        metavar="N",
+        help="strong negative edge when at least N members disagree (1..n-models; default all)",
+    )
+    fit.add_argument("--n-iter", type=_positive_int, metavar="N", help="Kingdra iterations")
+    fit.add_argument(
+        "--epochs-base", type=_positive_int, metavar="N", help="epochs of the unsupervised start"
+    )
+    fit.add_argument(
+        "--epochs-iter", type=_positive_int, metavar="N", help="epochs per Kingdra iteration"
+    )
+    fit.add_argument(
+        "--hidden", type=_hidden, metavar="W,W", help="hidden layer widths, e.g. 256,256"
+    )
+    fit.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="P",
+        help="an anchor needs max-probability above P in every member (0 <= P < 1)",
+    )
+    fit.add_argument(
+        "--seed", type=_positive_int, default=0, metavar="N", help="random seed (default: 0)"
+    )
+    fit.set_defaults(handler=_cmd_fit)
+
+    predict = sub.add_parser(
+        "predict",
+        help="label a dataset with a saved model; writes labels.csv and metrics.json",
+        description="Load a model saved by `fit` and write labels.csv and metrics.json "
+        "(acc/nmi/ari when the dataset has labels) under --out.",
+    )
+    predict.add_argument(
+        "--checkpoint", required=True, metavar="FILE", help=f"a {CHECKPOINT_NAME} from `fit`"
+    )
+    _add_data_options(predict)
+    predict.set_defaults(handler=_cmd_predict)
+
+    datasets = sub.add_parser("datasets", help="list the built-in datasets")
+    datasets.set_defaults(handler=_cmd_datasets)
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------
+def _load_dataset(args: argparse.Namespace):
+    from kingdra.data import available, load
+
+    options: dict[str, Any] = {}
+    if args.label_column is not None:
+        options["label_column"] = args.label_column
+    name = args.dataset.strip().lower()
+    if args.offline and name in available() and name not in ("digits", "mnist5k"):
+        options["download"] = False
+    return load(
+        args.dataset, data_dir=args.data_dir, preprocess=args.preprocess, pca=args.pca, **options
+    )
+
+
+def _scores(y, labels) -> dict[str, float]:
+    from kingdra.metrics import ari, cluster_accuracy, nmi
+
+    return {
+        "acc": float(cluster_accuracy(y, labels)),
+        "nmi": float(nmi(y, labels)),
+        "ari": float(ari(y, labels)),
+    }
+
+
+def write_labels(path: Path, labels, y=None) -> None:
+    """``index,label[,true]`` for every row."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["index", "label", "true"] if y is not None else ["index", "label"])
+        for i, label in enumerate(labels):
+            row = [i, int(label)] + ([int(y[i])] if y is not None else [])
+            writer.writerow(row)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+
+
+def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
+    from kingdra.device import device_description
+    from kingdra.engine import Cancelled, KingdraEngine
+    from kingdra.estimator import KingdraCluster
+
+    out = Path(args.out)
+    ds = _load_dataset(args)
+    k = args.n_clusters if args.n_clusters is not None else ds.n_classes
+    if k is None:
+        raise ValueError(f"{ds.name} has no labels: give the number of clusters with --n-clusters")
+    estimator = KingdraCluster(
+        n_clusters=k,
+        n_models=args.n_models if args.n_models is not None else _preset_value(args, "n_models"),
+        base=args.base,
+        preset=args.preset,
+        t_pos=args.t_pos,
+        t_neg=args.t_neg,
+        n_iter=args.n_iter,
+        epochs_base=args.epochs_base,
+        epochs_iter=args.epochs_iter,
+        hidden=args.hidden,
+        min_confidence=args.min_confidence,
+        stage=args.stage,
+        device=args.device,
+        random_state=args.seed,
+    )
+    config = estimator._make_config()  # ValueError with what to fix, before any training
+    engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
+    logger.info(
+        "%s: n=%d, d=%d, k=%d, %s on %s",
+        ds.name,
+        ds.X.shape[0],
+        ds.X.shape[1],
+        k,
+        args.preset,
+        device_description(engine.device),
+    )
+
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum, frame):  # first Ctrl-C: stop after this batch; second: default
+        logger.warning("stopping after the current batch (Ctrl-C again to abort)")
+        engine.request_stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    stopped = False
+    start = time.perf_counter()
+    in_main_thread = _in_main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGINT, on_sigint)
+    try:
+        engine.run(callback=bar)
+    except Cancelled as err:
+        stopped = True
+        logger.warning("stopped: %s", err)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+    seconds = time.perf_counter() - start
+
+    out.mkdir(parents=True, exist_ok=True)
+    metrics: dict[str, Any] = {
+        "dataset": ds.name,
+        "n": int(ds.X.shape[0]),
+        "d": int(ds.X.shape[1]),
+        "k": int(k),
+        "seconds": round(seconds, 3),
+        "device": device_description(engine.device),
+        "stopped": stopped,
+        "iterations": int(engine.iteration),
+        "config": config.to_dict(),
+        "history": engine.history,
+    }
+    if not engine.base_trained:
+        _write_json(out / "metrics.json", metrics)
+        logger.warning("stopped before the base ensemble finished: no labels or model written")
+        return EXIT_INTERRUPTED
+    labels = engine.labels_
+    if ds.y is not None:
+        metrics.update(_scores(ds.y, labels))
+    write_labels(out / "labels.csv", labels, ds.y)
+    _write_json(out / "metrics.json", metrics)
+    estimator._set_fitted(engine)
+    estimator.save(out / CHECKPOINT_NAME)
+    summary = ", ".join(
+        f"{key} {metrics[key]:.4f}" for key in ("acc", "nmi", "ari") if key in metrics
+    )
+    logger.info("done in %.1f s%s; wrote %s", seconds, f" ({summary})" if summary else "", out)
+    return EXIT_INTERRUPTED if stopped else 0
+
+
+def _preset_value(args: argparse.Namespace, name: str):
+    from kingdra.config import PRESETS
+
+    return PRESETS[args.preset][name]
+
+
+def _cmd_predict(args: argparse.Namespace, bar: ProgressBar | None) -> int:
+    from kingdra.estimator import KingdraCluster
+
+    model = KingdraCluster.load(args.checkpoint, device=args.device)
+    ds = _load_dataset(args)
+    labels = model.predict(ds.X)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics: dict[str, Any] = {
+        "dataset": ds.name,
+        "checkpoint": str(args.checkpoint),
+        "n": int(ds.X.shape[0]),
+        "d": int(ds.X.shape[1]),
+    }
+    if ds.y is not None:
+        metrics.update(_scores(ds.y, labels))
+    write_labels(out / "labels.csv", labels, ds.y)
+    _write_json(out / "metrics.json", metrics)
+    logger.info("labelled %d rows; wrote %s", len(labels), out)
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace, bar: ProgressBar | None) -> int:
+    from kingdra.data import available
+
+    for name, line in available().items():
+        sys.stdout.write(f"{name:<15} {line}\n")
+    return 0
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+# -- entry point ---------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 130 stopped)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    quiet = getattr(args, "quiet", False)
+    bar = None if quiet else ProgressBar(sys.stderr)
+    handler = _BarAwareHandler(sys.stderr, bar)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    old_level, old_propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the same text is logged as well
+            return args.handler(args, bar)
+    except (ValueError, OSError) as err:
+        if bar is not None:
+            bar.clear()
+        message = str(err) or type(err).__name__
+        if isinstance(err, FileNotFoundError) and err.filename:
+            message = f"{err.filename}: file not found"
+        sys.stderr.write(f"error: {message}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        return EXIT_INTERRUPTED
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        logger.propagate = old_propagate

@@ -1,0 +1,313 @@
+"""``KingdraCluster``: the Kingdra method as a scikit-learn clustering estimator."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted
+
+logger = logging.getLogger(__name__)
+
+# Estimator parameters that map one-to-one onto KingdraConfig fields when not None.
+_CONFIG_OVERRIDES = (
+    "t_pos",
+    "t_neg",
+    "n_iter",
+    "epochs_base",
+    "epochs_iter",
+    "hidden",
+    "min_confidence",
+)
+
+
+class KingdraCluster(ClusterMixin, BaseEstimator):
+    """Cluster with an ensemble of ladder networks and graph pseudo-labels (Kingdra).
+
+    Trains ``n_models`` Ladder-IM (or Ladder-Dot) networks without labels, builds the
+    agreement graph of their predictions, takes Algorithm 1's high-precision mini-clusters
+    as pseudo-labels and retrains semi-supervised, ``n_iter`` times (ICLR 2020).
+
+    Parameters
+    ----------
+    n_clusters : int, default=10
+        Number of clusters ``k``.
+    n_models : int, default=10
+        Ensemble size ``m``.
+    base : {"ladder-im", "ladder-dot"}, default="ladder-im"
+        Unsupervised loss of every member: information maximisation or dot product.
+    preset : {"fast", "paper"}, default="fast"
+        Named settings for everything not given here (see ``docs/presets.md``).
+    t_pos, t_neg : int, optional
+        Agreement-graph thresholds in ``1..n_models``; None means ``n_models``.
+    n_iter, epochs_base, epochs_iter : int, optional
+        Kingdra iterations, unsupervised epochs, epochs per iteration; None: from the preset.
+    hidden : tuple of int, optional
+        Hidden layer widths; None: from the preset.
+    min_confidence : float, optional
+        An anchor must have max-probability above this in every member; None: preset.
+    stage : {"kingdra", "ensemble", "single"}, default="kingdra"
+        Stop after the full method, after the plain (averaged) base ensemble, or use one
+        base model only (the rows of the paper's Table 2).
+    device : {"auto", "cpu", "cuda", "mps"}, default="auto"
+        ``"auto"`` picks CUDA, then Apple MPS, then the CPU.
+    random_state : int, RandomState or None, default=None
+        An int seeds the run directly (repeatable on CPU); a RandomState draws a seed.
+    verbose : bool, default=False
+        Log one line per epoch at INFO level (through :mod:`logging`).
+    callback : callable, optional
+        Called with a :class:`kingdra.engine.Progress` per batch and per epoch.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of every training row.
+    n_features_in_ : int
+    engine_ : KingdraEngine
+        The trained engine: ``history``, ``mini_clusters``, ``probs``, ...
+    history_ : list of dict
+        Per-iteration losses, mini-cluster sizes, coverage (and metrics when evaluated).
+    mini_clusters_ : list of ndarray
+        The last mini-clusters (indices of training rows).
+
+    Notes
+    -----
+    Scale features to about [0, 1] (images: divide by 255) or to unit variance first: the
+    ladder's noise level (std 0.3) assumes that scale.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> model = KingdraCluster(n_clusters=10, n_models=3, hidden=(64,), n_iter=1,
+    ...                        epochs_base=1, epochs_iter=1, random_state=0)
+    >>> labels = model.fit_predict(X[:300] / 16.0)
+    >>> labels.shape
+    (300,)
+    """
+
+    def __init__(
+        self,
+        n_clusters=10,
+        n_models=10,
+        base="ladder-im",
+        preset="fast",
+        t_pos=None,
+        t_neg=None,
+        n_iter=None,
+        epochs_base=None,
+        epochs_iter=None,
+        hidden=None,
+        min_confidence=None,
+        stage="kingdra",
+        device="auto",
+        random_state=None,
+        verbose=False,
+        callback=None,
+    ):
+        self.n_clusters = n_clusters
+        self.n_models = n_models
+        self.base = base
+        self.preset = preset
+        self.t_pos = t_pos
+        self.t_neg = t_neg
+        self.n_iter = n_iter
+        self.epochs_base = epochs_base
+        self.epochs_iter = epochs_iter
+        self.hidden = hidden
+        self.min_confidence = min_confidence
+        self.stage = stage
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    # -- configuration ----------------------------------------------------------------------
+    def _seed(self) -> int:
+        rs = self.random_state
+        if isinstance(rs, (int, np.integer)) and not isinstance(rs, bool):
+            if rs < 0:
+                raise ValueError(f"random_state must be >= 0, got {rs}")
+            return int(rs) % (2**31 - 1)
+        return int(check_random_state(rs).randint(2**31 - 1))
+
+    def _make_config(self):
+        """Validated :class:`~kingdra.config.KingdraConfig` from the parameters."""
+        from kingdra.config import PRESETS, KingdraConfig
+
+        if not isinstance(self.preset, str) or self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+        overrides: dict[str, Any] = {}
+        for name in _CONFIG_OVERRIDES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name == "hidden":
+                if isinstance(value, (int, np.integer)):
+                    value = (int(value),)
+                try:
+                    value = tuple(int(h) for h in value)
+                except (TypeError, ValueError) as err:
+                    raise ValueError(
+                        f"hidden must be a tuple of layer widths like (256, 256), got {value!r}"
+                    ) from err
+            elif isinstance(value, np.integer):
+                value = int(value)
+            elif isinstance(value, np.floating):
+                value = float(value)
+            overrides[name] = value
+        for name in ("n_clusters", "n_models"):
+            value = getattr(self, name)
+            overrides[name] = int(value) if isinstance(value, np.integer) else value
+        return KingdraConfig.from_preset(
+            self.preset, base=self.base, stage=self.stage, seed=self._seed(), **overrides
+        )
+
+    def _callback(self):
+        user = self.callback
+        if user is not None and not callable(user):
+            raise ValueError(f"callback must be callable or None, got {type(user).__name__}")
+        if not self.verbose:
+            return user
+
+        def log_epochs(progress):
+            if progress.event == "epoch":
+                loss = ", ".join(f"{k}={v:.4g}" for k, v in progress.loss.items())
+                logger.info(
+                    "%s %d epoch %d/%d: %s",
+                    progress.phase,
+                    progress.iteration,
+                    progress.epoch,
+                    progress.n_epochs,
+                    loss,
+                )
+            if user is not None:
+                user(progress)
+
+        return log_epochs
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Train the ensemble and run Kingdra on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+            Present for scikit-learn API compatibility; labels are never used.
+
+        Returns
+        -------
+        self
+        """
+        from kingdra.engine import KingdraEngine
+
+        config = self._make_config()  # parameter errors first: they say what to fix
+        X = check_array(X, dtype=np.float32, ensure_min_samples=2)
+        if X.shape[0] < config.n_clusters:
+            raise ValueError(
+                f"X has {X.shape[0]} samples but n_clusters={config.n_clusters}; "
+                "need at least as many samples as clusters"
+            )
+        engine = KingdraEngine(X, config, device=self.device)
+        engine.run(callback=self._callback())
+        self._set_fitted(engine)
+        return self
+
+    def _set_fitted(self, engine) -> None:
+        self.engine_ = engine
+        self.n_features_in_ = int(engine.n_features)
+        self.labels_ = np.asarray(engine.labels_, dtype=np.int64)
+        self.history_ = engine.history
+        self.mini_clusters_ = engine.mini_clusters
+
+    def fit_predict(self, X, y=None):
+        """Fit and return ``labels_``."""
+        return self.fit(X).labels_
+
+    def _check_X(self, X) -> np.ndarray:
+        check_is_fitted(self, "engine_")
+        X = check_array(X, dtype=np.float32)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but KingdraCluster is expecting "
+                f"{self.n_features_in_} features as input (the number it was fitted on)"
+            )
+        return X
+
+    def predict_proba(self, X):
+        """Cluster probabilities of new rows: the aligned ensemble average, (n_samples, k)."""
+        return self.engine_.predict_proba(self._check_X(X))
+
+    def predict(self, X):
+        """Cluster of new rows (argmax of :meth:`predict_proba`)."""
+        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, include_optimizer: bool = True):
+        """Save the fitted model to one ``.safetensors`` file (see :mod:`kingdra.checkpoint`)."""
+        from kingdra.checkpoint import save_run
+
+        check_is_fitted(self, "engine_")
+        return save_run(
+            path, self.engine_, extra=self._extra(), include_optimizer=include_optimizer
+        )
+
+    def to_bytes(self, include_optimizer: bool = True) -> bytes:
+        """The bytes :meth:`save` would write (for a download button)."""
+        from kingdra.checkpoint import run_to_bytes
+
+        check_is_fitted(self, "engine_")
+        return run_to_bytes(self.engine_, extra=self._extra(), include_optimizer=include_optimizer)
+
+    def _extra(self) -> dict[str, Any]:
+        params = {}
+        for key, value in self.get_params(deep=False).items():
+            if key == "callback":
+                continue
+            if key == "random_state" and not (value is None or isinstance(value, int)):
+                value = None  # a RandomState object is not JSON; the seed is in the config
+            params[key] = list(value) if isinstance(value, tuple) else value
+        return {"estimator": "KingdraCluster", "params": params}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> KingdraCluster:
+        """Load a model saved by :meth:`save` (or any kingdra run file)."""
+        from kingdra.checkpoint import read_run
+
+        return cls._from_saved(read_run(path), device)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, device: str = "auto") -> KingdraCluster:
+        """Inverse of :meth:`to_bytes` (for an upload button)."""
+        from kingdra.checkpoint import run_from_bytes_raw
+
+        return cls._from_saved(run_from_bytes_raw(data, source="the uploaded file"), device)
+
+    @classmethod
+    def _from_saved(cls, saved, device: str) -> KingdraCluster:
+        engine = saved.engine(device=device)
+        if engine.probs is None:
+            raise ValueError("the run file holds an untrained model (no predictions saved)")
+        config = engine.config
+        params = dict(saved.extra.get("params", {})) if isinstance(saved.extra, dict) else {}
+        if not params:  # a run saved from the engine or the CLI: rebuild from its config
+            params = {
+                "n_clusters": config.n_clusters,
+                "n_models": config.n_models,
+                "base": config.base,
+                "stage": config.stage,
+                "random_state": config.seed,
+            }
+        known = cls._get_param_names()
+        params = {k: v for k, v in params.items() if k in known}
+        if isinstance(params.get("hidden"), list):
+            params["hidden"] = tuple(params["hidden"])
+        params["device"] = device
+        model = cls(**params)
+        model._set_fitted(engine)
+        return model
