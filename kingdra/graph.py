@@ -190,7 +190,7 @@ def _row_ids(codes: np.ndarray, radix: list[int]) -> np.ndarray:
 class _SignatureGraph:
     """The agreement graph held as u distinct signatures with counts."""
 
-    def __init__(self, labels: np.ndarray, cache_agreement: bool = False):
+    def __init__(self, labels: np.ndarray, reuse: bool = False):
         n, m = labels.shape
         columns = [_compact_column(labels[:, j]) for j in range(m)]
         codes = np.stack([c for c, _ in columns], axis=1)  # (n, m)
@@ -206,7 +206,11 @@ class _SignatureGraph:
         self.u = len(counts)
         self._onehot = None
         self._agreement = None
-        if cache_agreement and self.u <= _CACHE_MAX_SIGNATURES:
+        # With reuse (threshold sweeps), keep the agreement matrix when it is small and each
+        # (method, t_pos)'s degree state with its initial degrees.
+        self._reuse = reuse
+        self._degrees = {}
+        if reuse and self.u <= _CACHE_MAX_SIGNATURES:
             self._agreement = self._agreement_block(np.arange(self.u)).astype(np.int8)
 
     @property
@@ -255,9 +259,9 @@ class _SignatureGraph:
             return "matmul"
         cost_masks = n_masks * self.u * (self.m + math.log2(self.u + 1)) * 4e-9
         if self._agreement is not None:
-            cost_matmul = self.u * self.u * 2e-9
+            cost_matmul = self.u * self.u * 3e-9
         else:
-            cost_matmul = self.u * self.u * (2 * sum(self.radix) * 2e-11 + 3e-9)
+            cost_matmul = self.u * self.u * (sum(self.radix) * 1.5e-10 + 5e-9)
         return "masks" if cost_masks <= cost_matmul else "matmul"
 
     # ------------------------------------------------------------------ Algorithm 1
@@ -274,13 +278,16 @@ class _SignatureGraph:
         n, m = self.n, self.m
         if method == "auto":
             method = self.method_for(t_pos)
-        if method == "masks":
-            degrees = _MaskDegrees(self, t_pos)
-        elif method == "matmul":
-            degrees = _MatmulDegrees(self, t_pos)
-        else:
+        if method not in ("masks", "matmul"):
             raise ValueError(f"method must be 'auto', 'masks' or 'matmul'; got {method!r}")
-        deg = degrees.initial()  # (u,) exact, other nodes only
+        if (method, t_pos) in self._degrees:
+            degrees, deg = self._degrees[method, t_pos]
+            degrees.reset()
+        else:
+            degrees = (_MaskDegrees if method == "masks" else _MatmulDegrees)(self, t_pos)
+            deg = degrees.initial()  # (u,) exact, other nodes only
+            if self._reuse:
+                self._degrees[method, t_pos] = degrees, deg
         initial_degree = deg[self.inverse]
 
         first = self.eligible_first(eligible)  # (u,) anchor candidate per signature, n = none
@@ -350,8 +357,12 @@ class _MatmulDegrees:
 
     def __init__(self, graph: _SignatureGraph, t_pos: int):
         self.graph, self.t_pos = graph, t_pos
-        dtype = np.float32 if graph.n < 2**24 else np.float64  # exact integer sums
-        self.weights = graph.counts.astype(dtype)
+        self.dtype = np.float32 if graph.n < 2**24 else np.float64  # exact integer sums
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the full graph."""
+        self.weights = self.graph.counts.astype(self.dtype)
 
     def _positive_weight(self, rows: np.ndarray) -> np.ndarray:
         agreement = self.graph._agreement_block(rows)  # (b, u) float32
@@ -383,7 +394,7 @@ class _MaskDegrees:
     def __init__(self, graph: _SignatureGraph, t_pos: int):
         m, d = graph.m, graph.m - t_pos
         self.graph = graph
-        self.ids, self.coef, self.totals = [], [], []
+        self.ids, self.coef = [], []
         for s in range(d + 1):
             coef = (-1) ** (d - s) * math.comb(m - s - 1, d - s)
             for wild in combinations(range(m), s):
@@ -396,7 +407,12 @@ class _MaskDegrees:
                 ids = ids.astype(np.int32 if graph.u < 2**31 else np.int64)
                 self.ids.append(ids)
                 self.coef.append(coef)
-                self.totals.append(np.bincount(ids, weights=graph.counts).astype(np.int64))
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the full graph: per mask, the node count of each wildcard key."""
+        counts = self.graph.counts
+        self.totals = [np.bincount(ids, weights=counts).astype(np.int64) for ids in self.ids]
 
     def degrees(self, groups: np.ndarray) -> np.ndarray:
         total = np.zeros(len(groups), dtype=np.int64)

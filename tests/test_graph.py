@@ -79,7 +79,10 @@ def run_both_methods(labels, k, t_pos, t_neg, eligible=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method in ("matmul", "masks"):
-            if method == "masks" and sum(math.comb(sg.m, s) for s in range(sg.m - t_pos + 1)) > 4000:
+            if (
+                method == "masks"
+                and sum(math.comb(sg.m, s) for s in range(sg.m - t_pos + 1)) > 4000
+            ):
                 continue  # too many masks for a fast test; covered at smaller m
             out[method] = sg.run(k, t_pos, t_neg, eligible, method=method)
     return out
@@ -96,8 +99,8 @@ CASES = [  # (n, m, k, n_classes, flip, cardinality)
     (600, 10, 20, 4, 0.3, 4),
     (400, 15, 20, 10, 0.1, 10),
     (300, 15, 2, 2, 0.2, 2),
-    (2000, 10, 10, 10, 0.1, 10),
-    (2000, 5, 20, 3, 0.3, 3),
+    pytest.param((2000, 10, 10, 10, 0.1, 10), marks=pytest.mark.slow),
+    pytest.param((2000, 5, 20, 3, 0.3, 3), marks=pytest.mark.slow),
 ]
 
 
@@ -210,7 +213,10 @@ def test_auto_picks_masks_for_t_pos_equal_m():
     sg = graph._SignatureGraph(rng.integers(0, 10, (20_000, 10)))
     assert sg.u > 19_000
     assert sg.method_for(10) == "masks"
-    assert sg.method_for(2) == "matmul"
+    assert sg.method_for(8) == "masks"
+    sg = graph._SignatureGraph(rng.integers(0, 10, (5_000, 15)))
+    assert sg.method_for(15) == "masks"
+    assert sg.method_for(3) == "matmul"
 
 
 def test_signatures_with_huge_label_range_do_not_overflow():
