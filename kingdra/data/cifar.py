@@ -2,13 +2,15 @@
 
 X is the raw pixels in [0, 1] by default. The paper clusters features of an
 ImageNet-pretrained ResNet-50 instead: ``features="resnet50"`` with ``feature_model=`` a
-TorchScript file of such a network (torchvision is not a dependency; see docs/data.md).
+torch.export (.pt2) or TorchScript file of such a network (torchvision is not a dependency;
+see docs/data.md).
 """
 
 from __future__ import annotations
 
 import logging
 import tarfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +32,14 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 RESNET_HELP = (
-    "features='resnet50' needs feature_model=PATH: a TorchScript file of an ImageNet-pretrained "
-    "ResNet-50 without its last layer, taking a float tensor (N, 3, 224, 224) normalised with "
-    "the ImageNet mean and std and returning (N, 2048). Make one on a machine with torchvision: "
-    "python -c \"import torch, torchvision; m = torchvision.models.resnet50(weights='IMAGENET1K_V2'); "
-    "m.fc = torch.nn.Identity(); torch.jit.script(m.eval()).save('resnet50_features.pt')\". "
-    "Or use features='pixels' (the default)."
+    "features='resnet50' needs feature_model=PATH: an ImageNet-pretrained ResNet-50 without "
+    "its last layer, saved with torch.export (.pt2) or as TorchScript (.pt), taking a float "
+    "tensor (N, 3, 224, 224) normalised with the ImageNet mean and std and returning (N, 2048). "
+    'Make one on a machine with torchvision: python -c "import torch, torchvision; '
+    "m = torchvision.models.resnet50(weights='IMAGENET1K_V2'); m.fc = torch.nn.Identity(); "
+    "ep = torch.export.export(m.eval(), (torch.randn(2, 3, 224, 224),), "
+    "dynamic_shapes={'x': {0: torch.export.Dim('batch', min=1)}}); "
+    "torch.export.save(ep, 'resnet50_features.pt2')\". Or use features='pixels' (the default)."
 )
 
 
@@ -151,7 +155,7 @@ def read_cifar10_archive(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def resnet_features(images, model_path: Path, folder: Path, device, batch_size, progress):
-    """(n, 2048) features of `images` through a TorchScript ResNet-50, cached on disk."""
+    """(n, 2048) features of `images` through a saved ResNet-50, cached on disk."""
     import torch
 
     key = file_digest(model_path, "sha256")[:16]
@@ -164,12 +168,7 @@ def resnet_features(images, model_path: Path, folder: Path, device, batch_size, 
                 return X.astype(np.float32, copy=False)
         except (ValueError, OSError, EOFError):
             logger.warning("ignoring unreadable feature cache %s", cache)
-    try:
-        model = torch.jit.load(str(model_path), map_location=device).eval()
-    except (RuntimeError, ValueError, OSError) as e:
-        raise DataError(
-            f"{model_path} is not a loadable TorchScript file ({e}). {RESNET_HELP}"
-        ) from None
+    model = _load_feature_model(model_path, device)
     mean = torch.tensor(_IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(_IMAGENET_STD, device=device).view(1, 3, 1, 1)
     out = []
@@ -192,3 +191,17 @@ def resnet_features(images, model_path: Path, folder: Path, device, batch_size, 
     np.save(tmp, X)
     tmp.replace(cache)  # atomic: a crash never leaves a half-written cache
     return X
+
+
+def _load_feature_model(path: Path, device: str):
+    """A torch.export program (.pt2) or a TorchScript module (.pt and others)."""
+    import torch
+
+    try:
+        if path.suffix == ".pt2":
+            return torch.export.load(str(path)).module().to(device)
+        with warnings.catch_warnings():  # torch.jit is deprecated but still the common format
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(path), map_location=device).eval()
+    except Exception as e:  # torch raises many types for a bad file
+        raise DataError(f"{path} is not a loadable model file ({e}). {RESNET_HELP}") from None
