@@ -40,6 +40,11 @@ def load_array(
         Drop rows with NaN / inf instead of raising.
     """
     is_npz = filename.lower().endswith(".npz")
+    if not data.startswith((b"\x93NUMPY", b"PK\x03\x04")):
+        raise DataError(
+            f"{filename} is not a valid NumPy file (no .npy / .npz header); save it with "
+            "np.save or np.savez."
+        )
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as e:
