@@ -1,0 +1,23 @@
+"""kingdra app: router. Each page is a file in ``pages/``; the sidebar shows on every page.
+
+Run with ``streamlit run app.py``; it opens with the digits dataset loaded.
+"""
+
+import streamlit as st
+
+from kingdra.ui.widgets import get_session, sidebar
+
+st.set_page_config(page_title="kingdra", page_icon="🐉", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/data.py", title="Data", icon="🗂️"),
+    st.Page("pages/train.py", title="Train", icon="▶️"),
+    st.Page("pages/graph.py", title="Graph", icon="🕸️"),
+    st.Page("pages/clusters.py", title="Clusters", icon="🧩"),
+    st.Page("pages/history.py", title="History", icon="📈"),
+]
+
+page = st.navigation(PAGES)
+sidebar(get_session())
+page.run()

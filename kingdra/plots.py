@@ -1,0 +1,447 @@
+"""Plotly figure builders for the app: pure functions of arrays, no Streamlit.
+
+Every builder takes plain numpy arrays (or lists / dicts) and returns a
+:class:`plotly.graph_objects.Figure`, so the figures can be tested, exported
+(``fig.to_html``) and reused outside the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+POSITIVE_COLOR = "#2ca02c"  # strong positive edges: green, as in the blog post
+NEGATIVE_COLOR = "#d62728"  # strong negative edges: red
+UNASSIGNED_COLOR = "#b0b0b0"
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
+    "#fd8d3c",
+    "#74c476",
+    "#9e9ac8",
+)
+
+
+def category_color(value: int) -> str:
+    """Colour of a category; ``-1`` (unassigned) is grey."""
+    if value < 0:
+        return UNASSIGNED_COLOR
+    return PALETTE[int(value) % len(PALETTE)]
+
+
+def limit_pairs(pairs: np.ndarray, max_pairs: int, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Keep at most ``max_pairs`` rows of ``pairs`` (uniform sample, seeded).
+
+    Returns
+    -------
+    kept : ndarray (e', 2)
+    total : int
+        The number of pairs before sampling.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    total = len(pairs)
+    if max_pairs < 0:
+        raise ValueError(f"max_pairs must be >= 0, got {max_pairs}")
+    if total <= max_pairs:
+        return pairs, total
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(total, size=max_pairs, replace=False))
+    return pairs[keep], total
+
+
+def _edge_trace(
+    xy: np.ndarray, pairs: np.ndarray, color: str, name: str, width: float, opacity: float
+) -> go.Scattergl:
+    # One trace for all edges: segments separated by NaN, far cheaper than one trace each.
+    seg = np.full((len(pairs), 3, 2), np.nan)
+    if len(pairs):
+        seg[:, 0] = xy[pairs[:, 0]]
+        seg[:, 1] = xy[pairs[:, 1]]
+    seg = seg.reshape(-1, 2)
+    return go.Scattergl(
+        x=seg[:, 0],
+        y=seg[:, 1],
+        mode="lines",
+        line={"color": color, "width": width},
+        opacity=opacity,
+        hoverinfo="skip",
+        name=name,
+    )
+
+
+def graph_figure(
+    xy: np.ndarray,
+    pos_pairs: np.ndarray,
+    neg_pairs: np.ndarray,
+    node_groups: np.ndarray,
+    *,
+    node_ids: np.ndarray | None = None,
+    hover_text: Sequence[str] | None = None,
+    group_name: str = "mini-cluster",
+    max_pos_edges: int = 5_000,
+    max_neg_edges: int = 1_500,
+    faded: np.ndarray | None = None,
+    anchor: int | None = None,
+    removing: np.ndarray | None = None,
+    title: str | None = None,
+    seed: int = 0,
+    height: int = 620,
+) -> go.Figure:
+    """Strong-edge graph of a node sample.
+
+    Parameters
+    ----------
+    xy : ndarray (s, 2)
+        Node positions.
+    pos_pairs, neg_pairs : ndarray (e, 2)
+        Strong positive / negative edges as indices into ``xy`` (local indices).
+    node_groups : ndarray (s,)
+        Category per node (mini-cluster or true class); ``-1`` is drawn grey.
+    node_ids : ndarray (s,), optional
+        Global sample index of each node, stored as ``customdata`` for selection.
+    hover_text : list of str, optional
+        Hover text per node (votes of the members, true label...).
+    max_pos_edges, max_neg_edges : int
+        Edges drawn at most; the title says how many were sampled out of how many.
+    faded : bool ndarray (s,), optional
+        Nodes drawn faded (already removed from the graph by Algorithm 1).
+    anchor : int, optional
+        Local index of the anchor node, drawn large and circled.
+    removing : bool ndarray (s,), optional
+        Nodes removed at the current step, drawn as crosses.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    s = len(xy)
+    node_groups = np.asarray(node_groups).reshape(-1)
+    if len(node_groups) != s:
+        raise ValueError(f"node_groups has {len(node_groups)} entries for {s} nodes")
+    ids = np.arange(s) if node_ids is None else np.asarray(node_ids).reshape(-1)
+    text = list(hover_text) if hover_text is not None else [f"node {i}" for i in ids]
+    faded = np.zeros(s, bool) if faded is None else np.asarray(faded, bool)
+    removing = np.zeros(s, bool) if removing is None else np.asarray(removing, bool)
+
+    pos_kept, pos_total = limit_pairs(pos_pairs, max_pos_edges, seed)
+    neg_kept, neg_total = limit_pairs(neg_pairs, max_neg_edges, seed + 1)
+    fig = go.Figure()
+    fig.add_trace(
+        _edge_trace(xy, neg_kept, NEGATIVE_COLOR, f"negative edges ({neg_total:,})", 0.5, 0.25)
+    )
+    fig.add_trace(
+        _edge_trace(xy, pos_kept, POSITIVE_COLOR, f"positive edges ({pos_total:,})", 0.8, 0.5)
+    )
+
+    def add_nodes(mask: np.ndarray, name: str, color: str, **marker) -> None:
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            return
+        fig.add_trace(
+            go.Scattergl(
+                x=xy[idx, 0],
+                y=xy[idx, 1],
+                mode="markers",
+                name=name,
+                customdata=ids[idx],
+                text=[text[i] for i in idx],
+                hovertemplate="%{text}<extra></extra>",
+                marker={"color": color, "size": 7, "line": {"width": 0}, **marker},
+            )
+        )
+
+    add_nodes(faded & ~removing, "removed", UNASSIGNED_COLOR, opacity=0.15, size=5)
+    live = ~faded & ~removing
+    for group in np.unique(node_groups[live]):
+        label = "unassigned" if group < 0 else f"{group_name} {group}"
+        add_nodes(live & (node_groups == group), label, category_color(group))
+    add_nodes(
+        removing,
+        "removed at this step",
+        "#555555",
+        symbol="x",
+        size=6,
+        opacity=0.6,
+    )
+    if anchor is not None:
+        a = int(anchor)
+        fig.add_trace(
+            go.Scatter(
+                x=[xy[a, 0]],
+                y=[xy[a, 1]],
+                mode="markers",
+                name="anchor",
+                customdata=[ids[a]],
+                text=[text[a]],
+                hovertemplate="anchor<br>%{text}<extra></extra>",
+                marker={
+                    "size": 22,
+                    "color": "rgba(0,0,0,0)",
+                    "line": {"width": 3, "color": "black"},
+                },
+            )
+        )
+
+    caption = [f"{s:,} nodes"]
+    if pos_total > len(pos_kept):
+        caption.append(f"{len(pos_kept):,} of {pos_total:,} positive edges drawn")
+    if neg_total > len(neg_kept):
+        caption.append(f"{len(neg_kept):,} of {neg_total:,} negative edges drawn")
+    fig.update_layout(
+        title=(title + " · " if title else "") + ", ".join(caption),
+        height=height,
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        legend={"itemsizing": "constant"},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        dragmode="lasso",
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def sweep_heatmaps(sweep: Mapping[str, np.ndarray]) -> go.Figure:
+    """Heatmaps of precision and coverage over the (t_pos, t_neg) grid.
+
+    ``sweep`` needs ``t_pos``, ``t_neg`` (1-D) and ``coverage`` (grid, rows t_pos);
+    ``precision`` is drawn when present (labels known).
+    """
+    t_pos = np.asarray(sweep["t_pos"])
+    t_neg = np.asarray(sweep["t_neg"])
+    panels = [k for k in ("precision", "coverage") if sweep.get(k) is not None]
+    if not panels:
+        raise ValueError("sweep has neither 'precision' nor 'coverage'")
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels, horizontal_spacing=0.12)
+    for col, key in enumerate(panels, start=1):
+        z = np.asarray(sweep[key], dtype=float)
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=[str(v) for v in t_neg],
+                y=[str(v) for v in t_pos],
+                colorscale="Viridis",
+                zmin=0.0,
+                zmax=1.0,
+                text=np.round(z, 2),
+                texttemplate="%{text}",
+                hovertemplate=f"t_pos %{{y}}, t_neg %{{x}}: {key} %{{z:.3f}}<extra></extra>",
+                showscale=col == len(panels),
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="t_neg", row=1, col=col, type="category")
+        fig.update_yaxes(title_text="t_pos", row=1, col=col, type="category")
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def loss_curves_figure(points: Sequence[Mapping[str, float]]) -> go.Figure:
+    """Live loss curves: one line per loss part against the step count.
+
+    ``points`` is a list of dicts of loss parts (e.g. ``{"total": 1.2, "im": 0.3}``).
+    """
+    fig = go.Figure()
+    keys: list[str] = []
+    for p in points:
+        keys.extend(k for k in p if k not in keys)
+    for key in keys:
+        ys = [p.get(key, np.nan) for p in points]
+        fig.add_trace(go.Scatter(y=ys, mode="lines", name=key))
+    fig.update_layout(
+        height=300,
+        xaxis_title="progress report",
+        yaxis_title="loss",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return fig
+
+
+def history_figure(history: Sequence[Mapping[str, object]]) -> go.Figure:
+    """ACC, pseudo-label precision and number of pseudo-labels per iteration (paper Fig. 2)."""
+    it = [h.get("iteration", i) for i, h in enumerate(history)]
+
+    def col(*names: str) -> list[float]:
+        out = []
+        for h in history:
+            val = next((h[n] for n in names if h.get(n) is not None), None)
+            out.append(np.nan if val is None else float(val))
+        return out
+
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=("clustering ACC", "pseudo-label precision", "pseudo-labels"),
+    )
+    fig.add_trace(go.Scatter(x=it, y=col("acc"), mode="lines+markers", name="ACC"), 1, 1)
+    fig.add_trace(
+        go.Scatter(
+            x=it, y=col("precision", "pseudo_precision"), mode="lines+markers", name="precision"
+        ),
+        1,
+        2,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=it, y=col("n_labelled", "n_pseudo"), mode="lines+markers", name="pseudo-labels"
+        ),
+        1,
+        3,
+    )
+    for c in (1, 2, 3):
+        fig.update_xaxes(title_text="iteration", row=1, col=c, dtick=1)
+    fig.update_layout(height=330, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def member_accuracy_figure(accuracies: Sequence[float]) -> go.Figure:
+    """Bar chart of each member's clustering accuracy."""
+    acc = np.asarray(accuracies, dtype=float)
+    fig = go.Figure(
+        go.Bar(
+            x=[f"member {i}" for i in range(len(acc))],
+            y=acc,
+            text=[f"{a:.3f}" for a in acc],
+            textposition="outside",
+        )
+    )
+    fig.update_layout(
+        height=300, yaxis={"range": [0, 1.08], "title": "ACC"}, margin={"t": 30, "b": 10}
+    )
+    return fig
+
+
+def agreement_heatmap(matrix: np.ndarray, title: str = "agreement between members") -> go.Figure:
+    """Square heatmap of a member-by-member agreement matrix (e.g. ARI)."""
+    z = np.asarray(matrix, dtype=float)
+    if z.ndim != 2 or z.shape[0] != z.shape[1]:
+        raise ValueError(f"agreement matrix must be square, got shape {z.shape}")
+    names = [str(i) for i in range(len(z))]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            zmin=min(0.0, float(np.nanmin(z))) if z.size else 0.0,
+            zmax=1.0,
+            text=np.round(z, 2),
+            texttemplate="%{text}",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=380,
+        xaxis_title="member",
+        yaxis_title="member",
+        yaxis_autorange="reversed",
+        margin={"t": 40, "b": 10},
+    )
+    return fig
+
+
+def confusion_figure(
+    matrix: np.ndarray, true_names: Sequence[str], pred_names: Sequence[str]
+) -> go.Figure:
+    """Confusion matrix heatmap (rows: true class, columns: cluster)."""
+    z = np.asarray(matrix)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(p) for p in pred_names],
+            y=[str(t) for t in true_names],
+            colorscale="Blues",
+            text=z,
+            texttemplate="%{text}",
+            hovertemplate="true %{y}, cluster %{x}: %{z}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=420,
+        xaxis={"title": "cluster", "type": "category"},
+        yaxis={"title": "true class", "type": "category", "autorange": "reversed"},
+        margin={"t": 30, "b": 10},
+    )
+    return fig
+
+
+def embedding_figure(
+    xy: np.ndarray,
+    groups: np.ndarray,
+    *,
+    hover_text: Sequence[str] | None = None,
+    group_name: str = "cluster",
+    wrong: np.ndarray | None = None,
+    height: int = 560,
+) -> go.Figure:
+    """2-D scatter of an embedding coloured by group; ``customdata`` holds the sample index.
+
+    Points in ``wrong`` (labels known) get a red outline.
+    """
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    groups = np.asarray(groups).reshape(-1)
+    if len(groups) != len(xy):
+        raise ValueError(f"groups has {len(groups)} entries for {len(xy)} points")
+    text = list(hover_text) if hover_text is not None else [f"sample {i}" for i in range(len(xy))]
+    wrong = np.zeros(len(xy), bool) if wrong is None else np.asarray(wrong, bool)
+    fig = go.Figure()
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        fig.add_trace(
+            go.Scattergl(
+                x=xy[idx, 0],
+                y=xy[idx, 1],
+                mode="markers",
+                name="unassigned" if g < 0 else f"{group_name} {g}",
+                customdata=idx,
+                text=[text[i] for i in idx],
+                hovertemplate="%{text}<extra></extra>",
+                marker={
+                    "color": category_color(g),
+                    "size": 5,
+                    "line": {
+                        "width": np.where(wrong[idx], 1.5, 0).tolist(),
+                        "color": NEGATIVE_COLOR,
+                    },
+                },
+            )
+        )
+    fig.update_layout(
+        height=height,
+        dragmode="lasso",
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        legend={"itemsizing": "constant"},
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def sizes_figure(sizes: Sequence[int], name: str = "mini-cluster") -> go.Figure:
+    """Bar chart of cluster sizes."""
+    sizes = list(sizes)
+    fig = go.Figure(
+        go.Bar(
+            x=[f"{name} {i}" for i in range(len(sizes))],
+            y=sizes,
+            marker_color=[category_color(i) for i in range(len(sizes))],
+        )
+    )
+    fig.update_layout(height=260, yaxis_title="size", margin={"t": 20, "b": 10})
+    return fig

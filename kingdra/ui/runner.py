@@ -1,0 +1,162 @@
+"""Background training for the app: one worker thread per session, progress in a locked board.
+
+The Streamlit script thread starts a job and returns at once; the worker calls the engine
+with a progress callback that writes to :class:`ProgressBoard`; a fragment polls
+:meth:`TrainingRunner.snapshot` to draw the progress bar and loss curves. The worker never
+touches Streamlit. ``sync=True`` runs the job in the caller's thread (tests, scripts).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+MAX_LOSS_POINTS = 400  # loss history kept for the live curves (older points thinned out)
+
+
+@dataclass
+class ProgressSnapshot:
+    """A copy of the training progress, safe to read from any thread."""
+
+    status: str = "idle"  # idle | running | done | stopped | error
+    job: str = ""  # what is running, for humans ("base ensemble", "iteration 2 of 3")
+    phase: str = ""
+    epoch: int = 0
+    n_epochs: int = 0
+    batch: int = 0
+    n_batches: int = 0
+    fraction: float = 0.0  # of the whole job, 0..1
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+    losses: list[dict[str, float]] = field(default_factory=list)
+    message: str = ""
+    error: str = ""
+    started_at: float = 0.0
+    finished_at: float = 0.0
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+class ProgressBoard:
+    """Thread-safe progress written by the worker and read by the page."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = ProgressSnapshot()
+
+    def reset(self, job: str) -> None:
+        with self._lock:
+            self._state = ProgressSnapshot(status="running", job=job, started_at=time.time())
+
+    def update(self, **values) -> None:
+        with self._lock:
+            for key, value in values.items():
+                setattr(self._state, key, value)
+
+    def add_loss(self, loss: dict[str, float]) -> None:
+        with self._lock:
+            losses = self._state.losses
+            losses.append({k: float(v) for k, v in loss.items()})
+            if len(losses) > MAX_LOSS_POINTS:
+                del losses[::2]  # keep the whole run visible at half the resolution
+
+    def snapshot(self) -> ProgressSnapshot:
+        with self._lock:
+            return copy.deepcopy(self._state)
+
+
+def progress_fraction(progress, part: int = 0, n_parts: int = 1) -> float:
+    """Fraction of a job done, from an engine ``Progress`` inside part ``part`` of ``n_parts``.
+
+    ``Progress.epoch`` and ``Progress.batch`` are 1-based (:class:`kingdra.engine.Progress`).
+    """
+    n_epochs = max(int(getattr(progress, "n_epochs", 1) or 1), 1)
+    n_batches = max(int(getattr(progress, "n_batches", 1) or 1), 1)
+    epoch = max(int(getattr(progress, "epoch", 1) or 1), 1)
+    batch = int(getattr(progress, "batch", 0) or 0)
+    within = min((epoch - 1 + min(batch, n_batches) / n_batches) / n_epochs, 1.0)
+    return min((part + within) / max(n_parts, 1), 1.0)
+
+
+class TrainingRunner:
+    """Runs one training job at a time for one session, in a daemon thread.
+
+    Parameters
+    ----------
+    sync : bool
+        Run jobs in the calling thread (blocking); for tests and scripts.
+    """
+
+    def __init__(self, sync: bool = False) -> None:
+        self.sync = sync
+        self.board = ProgressBoard()
+        self._thread: threading.Thread | None = None
+        self._stop_hook: Callable[[], None] | None = None
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(
+        self,
+        job: Callable[[ProgressBoard], str],
+        description: str,
+        stop_hook: Callable[[], None] | None = None,
+    ) -> None:
+        """Run ``job(board)``; its return value becomes the final message.
+
+        ``stop_hook`` is called by :meth:`stop` (e.g. ``engine.request_stop``); a job that
+        raises ``Cancelled`` ends as ``stopped``.
+
+        Raises
+        ------
+        ValueError
+            If a job is already running.
+        """
+        if self.is_running():
+            raise ValueError("training is already running; stop it or wait for it to finish")
+        self.board.reset(description)
+        self._stop_hook = stop_hook
+        if self.sync:
+            self._work(job)
+            return
+        self._thread = threading.Thread(
+            target=self._work, args=(job,), name="kingdra-training", daemon=True
+        )
+        self._thread.start()
+
+    def _work(self, job: Callable[[ProgressBoard], str]) -> None:
+        try:
+            message = job(self.board)
+        except Exception as err:  # the worker must report, not die silently
+            if type(err).__name__ == "Cancelled":
+                self.board.update(
+                    status="stopped", message=f"stopped: {err}" if str(err) else "stopped"
+                )
+            else:
+                logger.exception("training job failed")
+                self.board.update(status="error", error=f"{type(err).__name__}: {err}")
+        else:
+            self.board.update(status="done", message=message or "done", fraction=1.0, eta_s=0.0)
+        finally:
+            self.board.update(finished_at=time.time())
+
+    def stop(self) -> None:
+        """Ask the running job to stop (takes effect between batches)."""
+        if self._stop_hook is not None and self.is_running():
+            self._stop_hook()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the worker thread (tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def snapshot(self) -> ProgressSnapshot:
+        return self.board.snapshot()

@@ -1,0 +1,288 @@
+"""One browser session's state: its dataset, its engine run, snapshots and caches.
+
+An :class:`AppSession` lives in ``st.session_state`` (never in a global cache), so two tabs
+never share a run. Training jobs run through :class:`~kingdra.ui.runner.TrainingRunner`;
+after each finished step the worker stores a :class:`Snapshot` of the ensemble's predictions,
+and the pages draw from snapshots only, so they never read an engine mid-update.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kingdra.ui.runner import ProgressBoard, TrainingRunner, progress_fraction
+
+logger = logging.getLogger(__name__)
+
+SYNC_ENV = "KINGDRA_APP_SYNC"  # "1": train in the script thread (AppTest cannot wait on threads)
+EMBEDDING_SAMPLE = 5000  # rows whose learned representation is kept for the UMAP view
+DEFAULTS_ENV = "KINGDRA_APP_DEFAULTS"  # JSON of config overrides for the Train form (tests, demos)
+
+
+@dataclass
+class Snapshot:
+    """The ensemble's predictions after one finished step (0 = base ensemble)."""
+
+    iteration: int
+    member_labels: np.ndarray  # (n, m) int: L, each member's predicted cluster
+    confidence: np.ndarray  # (n, m) float: each member's max probability
+    labels: np.ndarray  # (n,) final clusters (aligned ensemble average, argmax)
+    probs: np.ndarray  # (n, k) aligned ensemble-average probabilities
+    params: dict[str, Any] = field(default_factory=dict)  # thresholds used for the next step
+    embedding_index: np.ndarray | None = None  # rows of a sample with a stored embedding
+    embedding: np.ndarray | None = None  # (s, d) learned representation (latest snapshot only)
+
+
+def sync_mode() -> bool:
+    """True when the environment asks for synchronous training."""
+    return os.environ.get(SYNC_ENV, "") not in ("", "0", "false", "no")
+
+
+def validated_thresholds(t_pos, t_neg, k, min_confidence, n_models: int, n: int) -> dict:
+    """Check thresholds (e.g. restored from a checkpoint) and return them as a dict.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad value and its allowed range.
+    """
+    for name, value, low, high in (("t_pos", t_pos, 1, n_models), ("t_neg", t_neg, 1, n_models)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer in 1..{high}, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"{name} must be in 1..{high} (the ensemble size), got {value}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        raise ValueError(f"k must be an integer in 1..{n}, got {k!r}")
+    conf = float(min_confidence)
+    if not 0.0 <= conf < 1.0:
+        raise ValueError(f"min_confidence must be in [0, 1), got {min_confidence!r}")
+    return {"t_pos": int(t_pos), "t_neg": int(t_neg), "k": int(k), "min_confidence": conf}
+
+
+class AppSession:
+    """Everything one browser session owns."""
+
+    def __init__(self, sync: bool | None = None) -> None:
+        self.dataset = None  # kingdra.data.Dataset
+        self.dataset_key: str = ""  # what was loaded ("digits", an upload's name)
+        self.engine = None  # kingdra.engine.KingdraEngine
+        self.config = None  # kingdra.config.KingdraConfig of the current run
+        self.device: str = "auto"
+        self.runner = TrainingRunner(sync=sync_mode() if sync is None else sync)
+        self.snapshots: list[Snapshot] = []
+        self.thresholds: dict[str, Any] | None = None  # chosen on the Graph page
+        self.cache: dict[Any, Any] = {}  # layouts, UMAPs, sweeps: keyed by snapshot + params
+        self.baselines: list[dict] | None = None
+        self.messages: list[str] = []
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def latest(self) -> Snapshot | None:
+        return self.snapshots[-1] if self.snapshots else None
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.snapshots)
+
+    def run_state(self) -> str:
+        """Short run state for the sidebar."""
+        snap = self.runner.snapshot()
+        if snap.running:
+            return f"training… ({snap.job})"
+        if not self.snapshots:
+            return "not trained"
+        it = self.latest.iteration
+        return "base trained" if it == 0 else f"iteration {it}"
+
+    def set_dataset(self, dataset, key: str) -> None:
+        """Switch to a new dataset; the run of the previous one is dropped."""
+        if self.runner.is_running():
+            raise ValueError("stop the training before switching datasets")
+        self.dataset = dataset
+        self.dataset_key = key
+        self.reset_run()
+
+    def reset_run(self) -> None:
+        self.engine = None
+        self.config = None
+        self.snapshots = []
+        self.thresholds = None
+        self.cache = {}
+        self.baselines = None
+
+    def current_thresholds(self) -> dict[str, Any]:
+        """Thresholds for the graph: the Graph page's choice, else the run's config."""
+        if self.thresholds is not None:
+            return dict(self.thresholds)
+        cfg = self.config
+        return {
+            "t_pos": cfg.resolved_t_pos,
+            "t_neg": cfg.resolved_t_neg,
+            "k": cfg.n_clusters,
+            "min_confidence": float(cfg.min_confidence),
+        }
+
+    def set_thresholds(self, t_pos, t_neg, k, min_confidence) -> None:
+        n = len(self.dataset.X) if self.dataset is not None else 1
+        m = self.config.n_models if self.config is not None else max(int(t_pos), int(t_neg))
+        self.thresholds = validated_thresholds(t_pos, t_neg, k, min_confidence, m, n)
+
+    # -- training jobs ----------------------------------------------------------------------
+    def _snapshot(self) -> None:
+        # Runs in the worker right after a step, the only time the engine is not training:
+        # the pages never call the engine themselves.
+        engine = self.engine
+        n = engine.n_samples
+        index = np.arange(n)
+        if n > EMBEDDING_SAMPLE:
+            index = np.sort(np.random.default_rng(0).choice(n, EMBEDDING_SAMPLE, replace=False))
+        embedding = engine.embedding(
+            engine.X[index].cpu().numpy() if n > EMBEDDING_SAMPLE else None
+        )
+        for old in self.snapshots:
+            old.embedding = old.embedding_index = None
+        self.snapshots.append(
+            Snapshot(
+                iteration=int(engine.iteration),
+                member_labels=np.array(engine.member_labels, copy=True),
+                confidence=np.array(engine.confidence, copy=True),
+                labels=np.array(engine.labels_, copy=True),
+                probs=np.asarray(engine.ensemble_probs, dtype=np.float32).copy(),
+                params=self.current_thresholds(),
+                embedding_index=index,
+                embedding=np.asarray(embedding, dtype=np.float32),
+            )
+        )
+
+    def _callback(self, board: ProgressBoard, part: int, n_parts: int, label: str):
+        def callback(progress) -> None:
+            loss = getattr(progress, "loss", None) or {}
+            frac = progress_fraction(progress, part, n_parts)
+            elapsed = board.snapshot().started_at
+            board.update(
+                phase=f"{label} · {getattr(progress, 'phase', '')}",
+                epoch=int(getattr(progress, "epoch", 0)),
+                n_epochs=int(getattr(progress, "n_epochs", 0)),
+                batch=int(getattr(progress, "batch", 0)),
+                n_batches=int(getattr(progress, "n_batches", 0)),
+                fraction=frac,
+                elapsed_s=_elapsed(elapsed),
+                eta_s=_eta(elapsed, frac),
+            )
+            if loss and getattr(progress, "event", "batch") == "batch":
+                board.add_loss(loss)
+
+        return callback
+
+    def start_base(self, config, device: str = "auto") -> None:
+        """Create a fresh engine for ``config`` and train the base ensemble."""
+        from kingdra.engine import KingdraEngine
+
+        if self.dataset is None:
+            raise ValueError("load a dataset first (Data page)")
+        if self.runner.is_running():
+            raise ValueError("training is already running; stop it or wait for it to finish")
+        self.reset_run()
+        self.config = config
+        self.device = device
+        self.engine = KingdraEngine(self.dataset.X, config, y_eval=self.dataset.y, device=device)
+
+        def job(board: ProgressBoard) -> str:
+            self.engine.train_base(callback=self._callback(board, 0, 1, "base ensemble"))
+            self._snapshot()
+            return "base ensemble trained"
+
+        self.runner.start(job, "base ensemble", stop_hook=self.engine.request_stop)
+
+    def start_iterations(self, n_iter: int = 1) -> None:
+        """Run ``n_iter`` Kingdra iterations with the current thresholds."""
+        if not self.trained or self.engine is None:
+            raise ValueError("train the base ensemble first")
+        if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
+            raise ValueError(f"number of iterations must be an integer >= 1, got {n_iter!r}")
+        if self.runner.is_running():
+            raise ValueError("training is already running; stop it or wait for it to finish")
+
+        def job(board: ProgressBoard) -> str:
+            for part in range(n_iter):
+                th = self.current_thresholds()
+                self.engine.build_graph(**th)
+                it = self.latest.iteration + 1
+                label = f"iteration {it} ({part + 1} of {n_iter})"
+                board.update(job=label)
+                self.engine.train_iteration(callback=self._callback(board, part, n_iter, label))
+                self._snapshot()
+            return f"{n_iter} iteration(s) done"
+
+        self.runner.start(job, f"{n_iter} iteration(s)", stop_hook=self.engine.request_stop)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def checkpoint_bytes(self) -> bytes:
+        """The run as a ``.safetensors`` file (kingdra.checkpoint), with the app's thresholds."""
+        from kingdra.checkpoint import run_to_bytes
+
+        if self.engine is None or not self.trained:
+            raise ValueError("nothing trained yet: train the base ensemble first")
+        if self.runner.is_running():
+            raise ValueError("wait for the training to finish (or stop it) before saving")
+        extra = {"app": {"thresholds": self.thresholds, "dataset": self.dataset_key}}
+        return run_to_bytes(self.engine, extra=extra)
+
+    def restore_bytes(self, data: bytes, device: str = "auto") -> None:
+        """Resume a run from checkpoint bytes on the current dataset.
+
+        Raises
+        ------
+        ValueError
+            For a bad file, a run made on other data, or thresholds out of range.
+        """
+        from kingdra.checkpoint import run_from_bytes_raw
+
+        if self.dataset is None:
+            raise ValueError("load the dataset the run was trained on first (Data page)")
+        if self.runner.is_running():
+            raise ValueError("stop the training before loading a checkpoint")
+        saved = run_from_bytes_raw(data, source="the uploaded file")
+        engine = saved.engine(self.dataset.X, self.dataset.y, device)
+        app = (saved.extra or {}).get("app") or {}
+        thresholds = app.get("thresholds")
+        if thresholds is not None:
+            if not isinstance(thresholds, dict):
+                raise ValueError("the checkpoint's app thresholds are not a mapping; re-save it")
+            try:
+                thresholds = validated_thresholds(
+                    thresholds.get("t_pos"),
+                    thresholds.get("t_neg"),
+                    thresholds.get("k"),
+                    thresholds.get("min_confidence", 0.0),
+                    engine.config.n_models,
+                    engine.n_samples,
+                )
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"the checkpoint's thresholds are invalid: {err}") from None
+        self.reset_run()
+        self.engine = engine
+        self.config = engine.config
+        self.device = device
+        self.thresholds = thresholds
+        if engine.member_labels is None:
+            engine.predict()
+        self._snapshot()
+
+
+def _elapsed(started_at: float) -> float:
+    import time
+
+    return max(time.time() - started_at, 0.0)
+
+
+def _eta(started_at: float, fraction: float) -> float | None:
+    if fraction <= 0.01:
+        return None
+    el = _elapsed(started_at)
+    return el * (1 - fraction) / fraction

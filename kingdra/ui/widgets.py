@@ -1,0 +1,88 @@
+"""Streamlit helpers shared by the pages: the session object, cached loaders, the sidebar."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from kingdra.ui.session import AppSession
+
+SESSION_KEY = "kingdra_session"
+DEFAULT_DATASET = "digits"
+TRAIN_PAGE = "pages/train.py"
+DATA_PAGE = "pages/data.py"
+
+
+@st.cache_data(show_spinner="Loading dataset…", max_entries=8)
+def load_builtin(name: str, preprocess: str = "none", pca: int | None = None):
+    """A built-in dataset (cached across sessions: data only, never a run)."""
+    from kingdra.data import load
+
+    return load(name, preprocess=preprocess, pca=pca)
+
+
+@st.cache_data(show_spinner="Reading upload…", max_entries=4)
+def load_upload(data: bytes, filename: str, preprocess: str = "none", pca: int | None = None):
+    """A dataset from uploaded bytes; the file name's extension picks the format."""
+    from kingdra.data import load_upload as load_bytes
+
+    return load_bytes(data, filename, preprocess=preprocess, pca=pca)
+
+
+def get_session() -> AppSession:
+    """This browser session's :class:`AppSession`, with digits loaded on the first visit."""
+    session = st.session_state.get(SESSION_KEY)
+    if session is None:
+        session = AppSession()
+        st.session_state[SESSION_KEY] = session
+    if session.dataset is None:
+        try:
+            session.set_dataset(load_builtin(DEFAULT_DATASET), DEFAULT_DATASET)
+        except ValueError as err:
+            st.error(f"Could not load the default dataset: {err}")
+    return session
+
+
+@st.cache_data(show_spinner=False)
+def device_options() -> tuple[list[str], str]:
+    """Devices usable here (``auto`` first) and a description of what ``auto`` picks."""
+    import torch
+
+    from kingdra.device import _mps_available, device_description
+
+    options = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        options.append("cuda")
+    if _mps_available():
+        options.append("mps")
+    return options, device_description("auto")
+
+
+def sidebar(session: AppSession) -> None:
+    """Dataset, run state and device, shown on every page."""
+    with st.sidebar:
+        st.markdown("### kingdra")
+        ds = session.dataset
+        if ds is not None:
+            st.caption(f"**Dataset:** {ds.name} · {len(ds.X):,} × {ds.X.shape[1]}")
+        else:
+            st.caption("**Dataset:** none")
+        st.caption(f"**Run:** {session.run_state()}")
+        st.caption(f"**Device:** {device_options()[1]}")
+
+
+def need_training(session: AppSession, what: str) -> bool:
+    """Show a way forward and return True when there is nothing trained to show yet."""
+    if session.trained:
+        return False
+    if session.runner.is_running():
+        st.info(f"Training is running; {what} appears when the base ensemble is done.")
+    else:
+        st.warning(f"Nothing trained yet: train the base ensemble first to see {what}.")
+    st.page_link(TRAIN_PAGE, label="Go to Train", icon="▶️")
+    return True
+
+
+def is_sync() -> bool:
+    return os.environ.get("KINGDRA_APP_SYNC", "") not in ("", "0", "false", "no")

@@ -1,0 +1,134 @@
+"""Clusters: sample grids per mini-cluster and final cluster, UMAP with selection, confusion."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from kingdra.plots import confusion_figure, embedding_figure
+from kingdra.pseudo import pseudo_labels
+from kingdra.ui.graph_view import run_algorithm
+from kingdra.ui.layout import umap_layout
+from kingdra.ui.views import (
+    cluster_membership,
+    confusion,
+    image_grid,
+    labels_csv,
+    png_bytes,
+    top_words,
+    wrong_mask,
+)
+from kingdra.ui.widgets import get_session, need_training
+
+session = get_session()
+st.title("Clusters")
+if need_training(session, "the clusters"):
+    st.stop()
+
+ds = session.dataset
+snap = session.latest
+n = len(snap.labels)
+th = session.current_thresholds()
+key = ("result", snap.iteration, th["t_pos"], th["t_neg"], th["k"], round(th["min_confidence"], 4))
+if key not in session.cache:
+    session.cache[key] = run_algorithm(
+        snap.member_labels, snap.confidence, th["t_pos"], th["t_neg"], th["k"], th["min_confidence"]
+    )
+mini = cluster_membership(session.cache[key].clusters, n)
+st.caption(
+    f"{'Base ensemble' if snap.iteration == 0 else f'Iteration {snap.iteration}'}; "
+    f"mini-clusters with t_pos={th['t_pos']}, t_neg={th['t_neg']}, k={th['k']} "
+    f"({int((mini >= 0).sum()):,} points)."
+)
+
+kind = st.radio("Show", ("final clusters", "mini-clusters"), horizontal=True, key="clusters_kind")
+per = st.slider("samples per cluster", 10, 60, 20, 10, key="clusters_per")
+groups = snap.labels if kind == "final clusters" else mini
+wrong = wrong_mask(ds.y, groups) if ds.y is not None else np.zeros(n, bool)
+if ds.y is not None:
+    st.caption("Samples whose true class is not their cluster's majority are boxed in red.")
+rng = np.random.default_rng(0)
+words = top_words(ds.texts, groups) if ds.texts is not None and ds.images is None else {}
+shown_all = []
+cols = st.columns(2)
+for j, g in enumerate(np.unique(groups[groups >= 0])):
+    idx = np.flatnonzero(groups == g)
+    shown = np.sort(rng.choice(idx, size=min(per, len(idx)), replace=False))
+    shown_all.append(shown[:per])
+    purity = f", {1 - wrong[idx].mean():.0%} majority class" if ds.y is not None else ""
+    title = f"{'cluster' if kind == 'final clusters' else 'mini-cluster'} {g}: {len(idx):,}{purity}"
+    with cols[j % 2]:
+        if ds.images is not None:
+            st.image(
+                image_grid(ds.images[shown], n_cols=10, wrong=wrong[shown], cell=36), caption=title
+            )
+        else:
+            st.markdown(
+                f"**{title}**" + (f" — {', '.join(words.get(int(g), []))}" if words else "")
+            )
+            if ds.texts is not None:
+                for i in shown[:3]:
+                    st.text(("✗ " if wrong[i] else "") + ds.texts[i][:200])
+            else:
+                st.dataframe(pd.DataFrame(ds.X[shown[:5]]), height=150)
+
+st.subheader("Learned representation (UMAP)")
+emb, emb_index = snap.embedding, snap.embedding_index
+ukey = ("umap-embedding", snap.iteration)
+if emb is None:
+    st.info("The representation is kept for the latest iteration only.")
+elif ukey in session.cache or st.button("Compute UMAP", key="clusters_umap"):
+    if ukey not in session.cache:
+        with st.spinner("UMAP of the learned representation…"):
+            session.cache[ukey] = umap_layout(emb)
+    xy = session.cache[ukey]
+    text = [
+        f"sample {i}<br>cluster {snap.labels[i]}" + ("" if ds.y is None else f"<br>true {ds.y[i]}")
+        for i in emb_index
+    ]
+    fig = embedding_figure(
+        xy, snap.labels[emb_index], hover_text=text, wrong=wrong[emb_index]
+        if kind == "final clusters" else None,
+    )  # fmt: skip
+    event = st.plotly_chart(
+        fig, key="clusters_umap_chart", on_select="rerun", selection_mode=("box", "lasso", "points")
+    )
+    picked = sorted({int(emb_index[int(p["customdata"])]) for p in event.selection.points
+                     if p.get("customdata") is not None})  # fmt: skip
+    if picked:
+        st.markdown(f"**{len(picked)} selected**")
+        if ds.images is not None:
+            st.image(
+                image_grid(ds.images[picked[:100]], n_cols=20, wrong=wrong[picked[:100]], cell=32)
+            )
+        elif ds.texts is not None:
+            for i in picked[:10]:
+                st.text(ds.texts[i][:200])
+    else:
+        st.caption("Box- or lasso-select points to see those samples.")
+    st.download_button(
+        "UMAP (HTML)", fig.to_html(include_plotlyjs="cdn"), file_name="umap.html",
+        mime="text/html", on_click="ignore", key="clusters_export_umap",
+    )  # fmt: skip
+else:
+    st.caption("UMAP takes a few seconds the first time.")
+
+if ds.y is not None:
+    st.subheader("Confusion matrix")
+    mat, classes, clusters = confusion(ds.y, snap.labels)
+    names = [ds.class_names[c] for c in classes] if ds.class_names else classes
+    st.plotly_chart(confusion_figure(mat, names, clusters), key="clusters_confusion")
+
+st.subheader("Export")
+c = st.columns(3)
+c[0].download_button(
+    "Labels (CSV)",
+    labels_csv(snap.labels, pseudo=pseudo_labels(session.cache[key].clusters, n), y=ds.y),
+    file_name=f"{ds.name}-labels.csv", mime="text/csv", on_click="ignore",
+    key="clusters_export_csv",
+)  # fmt: skip
+if ds.images is not None:
+    first = np.concatenate(shown_all) if shown_all else np.zeros(0, np.int64)
+    c[1].download_button(
+        "Sample grid (PNG)", png_bytes(image_grid(ds.images[first], n_cols=per, wrong=wrong[first])),
+        file_name="clusters.png", mime="image/png", on_click="ignore", key="clusters_export_png",
+    )  # fmt: skip

@@ -1,0 +1,51 @@
+"""Home: what Kingdra does, a quick start, and the compute device."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from kingdra.ui.widgets import device_options, get_session
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+session = get_session()
+st.title("kingdra: clustering by ensemble agreement")
+st.markdown(
+    """
+**Kingdra** (ICLR 2020) clusters unlabelled data without any labels:
+
+1. An **ensemble** of *m* Ladder networks is trained with an unsupervised clustering loss.
+2. For every pair of points the members vote: a **strong positive edge** when at least
+   `t_pos` members put the two in the same cluster, a **strong negative edge** when at least
+   `t_neg` members separate them.
+3. **Algorithm 1** greedily picks *k* small, high-precision **mini-clusters** from that graph:
+   the node with the most positive edges and its positive neighbours, then drops every node
+   not clearly separated from it.
+4. The mini-clusters become **pseudo-labels**; every member is retrained semi-supervised, and
+   the loop repeats — the mini-clusters grow and the clusters improve.
+"""
+)
+picture = ASSETS / "graph.png"
+if picture.exists():
+    st.image(
+        str(picture),
+        caption="The strong-edge graph on digits: green = strong positive edge, "
+        "red = strong negative edge, colours = mini-clusters.",
+    )
+
+st.subheader("Quick start")
+col1, col2, col3 = st.columns(3)
+with col1:
+    st.markdown("**1. Data**: digits is loaded; pick another or upload your own.")
+    st.page_link("pages/data.py", label="Data", icon="🗂️")
+with col2:
+    st.markdown("**2. Train** the base ensemble (about a minute on a CPU with `fast`).")
+    st.page_link("pages/train.py", label="Train", icon="▶️")
+with col3:
+    st.markdown("**3. Graph**: move `t_pos` / `t_neg`, step through Algorithm 1.")
+    st.page_link("pages/graph.py", label="Graph", icon="🕸️")
+
+options, description = device_options()
+st.caption(f"Compute device: **{description}** (available: {', '.join(options[1:])}).")
+if session.dataset is not None:
+    st.caption(f"Current dataset: {session.dataset.description}")
