@@ -46,6 +46,8 @@ def test_npz_keys_and_labels():
     assert ds.y.tolist() == [1, 0, 1, 2, 0, 0] and ds.class_names == ["a", "b", "c"]
     ds = load(_npz(feats=X, cls=np.arange(6) % 2), filename="d.npz", label_key="cls")
     assert ds.X.shape == (6, 2) and ds.n_classes == 2
+    ds = load(_npz(X=X, y=np.zeros(6)), filename="d.npz", labels=[5, 5, 6, 6, 7, 7])
+    assert ds.class_names == ["5", "6", "7"]  # labels= wins over the default key
     ds = load(_npz(first=X), filename="d.npz")  # no known key: the first array
     assert ds.y is None and ds.X.shape == (6, 2)
     with pytest.raises(DataError, match="no array 'labels'; it holds feats, cls. Set label_key="):

@@ -15,7 +15,7 @@ _ALIASES = {None: "none", "standardise": "standardize", "minmax": "scale01"}
 
 
 def preprocess(ds: Dataset, preprocess: str | None = "none", pca: int | None = None) -> Dataset:
-    """Transform ``ds.X`` in place of a copy and note it in the description.
+    """Return `ds` with X rescaled and/or reduced; the steps are noted in its description.
 
     Parameters
     ----------

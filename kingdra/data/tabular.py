@@ -65,7 +65,8 @@ def load_array(
             if not keys:
                 raise DataError(f"{filename} holds no arrays.")
             fkey = _pick(keys, feature_key, _FEATURE_KEYS, "feature_key", filename)
-            lkey = _pick(keys, label_key, _LABEL_KEYS, "label_key", filename, required=False)
+            auto = _LABEL_KEYS if labels is None else ()  # labels= wins over default keys
+            lkey = _pick(keys, label_key, auto, "label_key", filename)
             if fkey is None:
                 fkey = next(k for k in keys if k != lkey) if len(keys) > 1 else keys[0]
             X = _load_member(loaded, fkey, filename)
@@ -79,7 +80,7 @@ def load_array(
     return _array_dataset(X, y, filename, source_note, drop_nonfinite)
 
 
-def _pick(keys, wanted, defaults, option, filename, required=True):
+def _pick(keys, wanted, defaults, option, filename):
     if wanted is not None:
         if wanted not in keys:
             raise DataError(
