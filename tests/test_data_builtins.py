@@ -245,3 +245,33 @@ def test_cifar10_bad_model_file(tmp_path):
             features="resnet50",
             feature_model=bad,
         )
+
+
+def test_20news_from_scikit_learns_cache_file(tmp_path):
+    """The cache fetch_20newsgroups writes (a zlib-compressed pickle of two Bunches)."""
+    import codecs
+    import pickle
+
+    from sklearn.utils import Bunch
+
+    def split(name):
+        groups = sorted(POSTS)
+        data = [f"Subject: x\n\n{body} {name}" for g in groups for body in POSTS[g]]
+        target = [i for i, g in enumerate(groups) for _ in POSTS[g]]
+        return Bunch(
+            data=data,
+            target=np.array(target),
+            target_names=groups,
+            filenames=np.array([f"{name}/{k}" for k in range(len(data))]),
+        )
+
+    cache = codecs.encode(
+        pickle.dumps({"train": split("train"), "test": split("test")}), "zlib_codec"
+    )
+    (tmp_path / "20news").mkdir()
+    (tmp_path / "20news" / "20news-bydate_py3.pkz").write_bytes(cache)
+    ds = load("20news", data_dir=tmp_path, download=False, max_features=10)
+    assert ds.X.shape == (12, 10) and ds.class_names == sorted(POSTS)
+    assert np.bincount(ds.y).tolist() == [4, 4, 4]  # sklearn shuffles; the counts stay
+    assert all("Subject:" not in t for t in ds.texts)
+    assert "scikit-learn cache" in ds.description
