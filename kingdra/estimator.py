@@ -221,7 +221,13 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     def _set_fitted(self, engine) -> None:
         self.engine_ = engine
         self.n_features_in_ = int(engine.n_features)
-        self.labels_ = np.asarray(engine.labels_, dtype=np.int64)
+        raw = np.asarray(engine.labels_, dtype=np.int64)
+        # Number the clusters 0..c-1 over the ones that are not empty (scikit-learn's
+        # convention); empty output classes come last, so predict() can still reach them.
+        used = np.unique(raw)
+        unused = np.setdiff1d(np.arange(engine.config.n_clusters), used)
+        self._class_order = np.concatenate([used, unused])
+        self.labels_ = np.argsort(self._class_order)[raw]
         self.history_ = engine.history
         self.mini_clusters_ = engine.mini_clusters
 
@@ -241,11 +247,38 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Cluster probabilities of new rows: the aligned ensemble average, (n_samples, k)."""
-        return self.engine_.predict_proba(self._check_X(X))
+        X = self._check_X(X)
+        return self.engine_.predict_proba(X)[:, self._class_order]
 
     def predict(self, X):
         """Cluster of new rows (argmax of :meth:`predict_proba`)."""
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+
+    # -- pickling: the engine travels as a safetensors run (it holds a lock and a generator) --
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "engine_" in state:
+            from kingdra.checkpoint import run_to_bytes
+
+            state = dict(state)
+            state["engine_"] = run_to_bytes(self.engine_, extra=self._extra())
+        return state
+
+    def __setstate__(self, state):
+        engine = state.get("engine_")
+        if isinstance(engine, (bytes, bytearray)):
+            from kingdra.checkpoint import run_from_bytes_raw
+            from kingdra.device import resolve_device
+
+            try:
+                device = resolve_device(state.get("device", "auto"))
+            except ValueError:  # pickled on a GPU machine, unpickled without one
+                device = resolve_device("cpu")
+            state = dict(state)
+            state["engine_"] = run_from_bytes_raw(engine, "the pickled estimator").engine(
+                device=device
+            )
+        super().__setstate__(state)
 
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, include_optimizer: bool = True):
