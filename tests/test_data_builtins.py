@@ -275,3 +275,13 @@ def test_20news_from_scikit_learns_cache_file(tmp_path):
     assert np.bincount(ds.y).tolist() == [4, 4, 4]  # sklearn shuffles; the counts stay
     assert all("Subject:" not in t for t in ds.texts)
     assert "scikit-learn cache" in ds.description
+
+
+def test_damaged_archives_are_reported(tmp_path):
+    archive = bytearray(_cifar_archive())
+    archive[len(archive) // 2 :] = b"\x00" * (len(archive) - len(archive) // 2)
+    (tmp_path / "cifar10").mkdir()
+    (tmp_path / "cifar10" / "cifar-10-binary.tar.gz").write_bytes(archive)
+    md5 = hashlib.md5(archive).hexdigest()
+    with pytest.raises(DataError, match="(?i)replace it"):  # tarfile may stop early, silently
+        load("cifar10", data_dir=tmp_path, checksums={"cifar-10-binary.tar.gz": md5})

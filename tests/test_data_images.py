@@ -174,3 +174,17 @@ def test_image_over_the_pixel_limit_is_skipped():
     data = make_zip({"a.png": png(), "b.png": png(), "huge.png": png((300, 300))})
     ds = load(data, filename="px.zip", max_pixels=10_000)
     assert len(ds) == 2 and "max_pixels" in ds.extra["skipped_files"][0]
+
+
+def test_damaged_compressed_member_is_skipped():
+    rng = np.random.default_rng(0)
+    noisy = {}
+    for name in ("a.bmp", "b.bmp", "c.bmp"):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(buf, format="BMP")
+        noisy[name] = buf.getvalue()
+    data = bytearray(make_zip(noisy))
+    start = data.find(b"b.bmp") + 60  # inside b.bmp's deflate stream
+    data[start : start + 200] = bytes(x ^ 0x55 for x in data[start : start + 200])
+    ds = load(bytes(data), filename="damaged.zip")
+    assert len(ds) == 2 and ds.skipped == 1 and ds.extra["skipped_files"][0].startswith("b.bmp")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tarfile
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +142,7 @@ def read_cifar10_archive(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
                     if member.size > 64 << 20:
                         raise DataError(f"{path.name}: {member.name} is implausibly large.")
                     found[base] = tar.extractfile(member).read()
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} is not a readable .tar.gz ({e}); delete or replace it.") from None
     missing = [b for b in _BATCHES if b not in found]
     if missing:

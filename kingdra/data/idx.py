@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+import zlib
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def gunzip_if_needed(raw: bytes, name: str, max_bytes: int = 1 << 30) -> bytes:
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as g:
             data = g.read(max_bytes + 1)
-    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{name} is not a valid gzip file ({e}); replace it.") from None
     if len(data) > max_bytes:
         raise DataError(f"{name} decompresses to more than {max_bytes} bytes; replace it.")

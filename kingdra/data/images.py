@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import zipfile
+import zlib
 from collections import Counter
 from pathlib import PurePosixPath
 
@@ -239,7 +240,7 @@ def _read_members(archive, members, filename, max_total_bytes) -> list[bytes]:
                             "bytes than declared or than max_total_bytes (a zip bomb?)."
                         )
                     chunks.append(chunk)
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
             # A damaged member (bad CRC, truncated): keep the bytes read; decoding will fail
             # and the image is counted as skipped.
             logger.warning("%s: %s is damaged (%s)", filename, info.filename, e)

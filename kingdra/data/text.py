@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -157,7 +158,7 @@ def read_20news_archive(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
                     raise DataError(f"{path.name}: {member.name} is implausibly large.")
                 raw = tar.extractfile(member).read()
                 posts.append((_SPLITS.index(parts[0]), parts[1], parts[2], raw.decode("latin-1")))
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} is not a readable .tar.gz ({e}); delete or replace it.") from None
     if not posts:
         raise DataError(f"{path} holds no posts under {' / '.join(_SPLITS)}; replace it.")
