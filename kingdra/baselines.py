@@ -93,7 +93,6 @@ _FUNCTIONS = {
     "spectral": spectral_labels,
     "umap-gmm": umap_gmm_labels,
 }
-_MAX_N = {"spectral": SPECTRAL_MAX_N, "agglomerative": AGGLOMERATIVE_MAX_N}
 
 
 def run_baselines(X, k, y=None, which=BASELINES, random_state=None) -> list[dict]:
@@ -143,7 +142,7 @@ def run_baselines(X, k, y=None, which=BASELINES, random_state=None) -> list[dict
     for name in which:
         seed = int(rng.randint(np.iinfo(np.int32).max))
         row = {"name": name, "labels": None, "seconds": 0.0, "skipped": None}
-        limit = _MAX_N.get(name)
+        limit = {"spectral": SPECTRAL_MAX_N, "agglomerative": AGGLOMERATIVE_MAX_N}.get(name)
         if limit is not None and n > limit:
             row["skipped"] = f"n={n} > {limit}: too slow / too much memory for {name}"
             logger.info("skipping %s: %s", name, row["skipped"])
