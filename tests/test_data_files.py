@@ -141,6 +141,17 @@ def test_csv_ragged_rows():
         load(data, filename="r.csv")
 
 
+def test_csv_ragged_rows_with_quotes_crlf_and_latin1():
+    with pytest.raises(DataError, match=r"1 line\(s\) differ \(line 3 has 2\)"):
+        load(b'a,b,c\n"1",2,3\n4,5\n6,7,8\n', filename="q.csv")  # quoted: the csv module
+    ds = load(b"a,b\r\n1,2\r\n\r\n3,4\r\n", filename="crlf.csv")  # blank line skipped
+    assert ds.X.tolist() == [[1, 2], [3, 4]]
+    ds = load("x,caf\xe9\n1,2\n3,4\n".encode("latin-1"), filename="l1.csv")
+    assert ds.extra["columns"] == ["x", "caf\xe9"]
+    with pytest.raises(DataError, match=r"line 2 has 3"):
+        load(b"a;b\n1;2;3\n4;5\n", filename="semi.csv", sep=";")
+
+
 def test_csv_unknown_column_and_empty_cases():
     with pytest.raises(DataError, match="no column 'label'; its columns are 'f1', 'f2', 'species'"):
         load(CSV, filename="pets.csv", label_column="label")

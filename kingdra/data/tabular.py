@@ -196,10 +196,10 @@ def load_table(
             raise DataError(f"{filename} is not a readable Parquet file ({e}).") from None
     else:
         sep = sep or ("\t" if lower.endswith(".tsv") else ",")
-        text = _decode(data, filename)
-        _check_ragged(text, sep, filename)
+        encoding = _encoding(data, filename)
+        _check_ragged(data, encoding, sep, filename)
         try:
-            df = pd.read_csv(io.StringIO(text), sep=sep)
+            df = pd.read_csv(io.BytesIO(data), sep=sep, encoding=encoding)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
             raise DataError(f"{filename} could not be read as a table ({e}).") from None
     df.columns = [str(c) for c in df.columns]
@@ -256,16 +256,53 @@ def load_table(
     )
 
 
-def _decode(data: bytes, filename: str) -> str:
+def _encoding(data: bytes, filename: str) -> str:
     try:
-        return data.decode("utf-8-sig")
+        data.decode("utf-8")
+        return "utf-8-sig"
     except UnicodeDecodeError:
         logger.warning("%s is not UTF-8; reading it as Latin-1", filename)
-        return data.decode("latin-1")
+        return "latin-1"
 
 
-def _check_ragged(text: str, sep: str, filename: str) -> None:
+def _check_ragged(data: bytes, encoding: str, sep: str, filename: str) -> None:
     """Every non-blank line must have as many fields as the header (pandas pads short ones)."""
+    if b'"' not in data and len(sep) == 1 and sep.isascii():
+        bad, width = _field_counts_unquoted(data, sep)
+    else:  # quoted fields may hold separators and newlines: parse properly
+        bad, width = _field_counts_csv(data.decode(encoding), sep, filename)
+    if width is None:
+        raise DataError(f"{filename} has no rows (only blank lines); it needs a header and data.")
+    if bad:
+        shown = "; ".join(f"line {ln} has {k}" for ln, k in bad[:5])
+        raise DataError(
+            f"{filename}: the header has {width} fields but {len(bad)} line(s) differ ({shown}"
+            f"{'; ...' if len(bad) > 5 else ''}). Make every row have {width} fields "
+            f"(separator {sep!r}; set sep= if it is another)."
+        )
+
+
+def _field_counts_unquoted(data: bytes, sep: str):
+    """Fields per line by counting separator bytes (vectorised; no quotes in the file)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(raw == 10)
+    starts = np.concatenate([[0], newlines + 1])
+    ends = np.concatenate([newlines, [len(raw)]])
+    seps = np.flatnonzero(raw == ord(sep))
+    fields = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+    lengths = ends - starts
+    has_cr = np.zeros(len(ends), dtype=bool)
+    nonempty = lengths > 0
+    has_cr[nonempty] = raw[ends[nonempty] - 1] == 13
+    lines = np.flatnonzero(lengths - has_cr > 0)  # blank lines are skipped, as pandas does
+    if len(lines) == 0:
+        return [], None
+    width = int(fields[lines[0]])
+    wrong = lines[fields[lines] != width]
+    return [(int(i) + 1, int(fields[i])) for i in wrong], width
+
+
+def _field_counts_csv(text: str, sep: str, filename: str):
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     width, bad = None, []
     try:
@@ -278,15 +315,7 @@ def _check_ragged(text: str, sep: str, filename: str) -> None:
                 bad.append((reader.line_num, len(row)))
     except csv.Error as e:
         raise DataError(f"{filename}: not valid CSV ({e}).") from None
-    if width is None:
-        raise DataError(f"{filename} has no rows (only blank lines); it needs a header and data.")
-    if bad:
-        shown = "; ".join(f"line {ln} has {k}" for ln, k in bad[:5])
-        raise DataError(
-            f"{filename}: the header has {width} fields but {len(bad)} line(s) differ ({shown}"
-            f"{'; ...' if len(bad) > 5 else ''}). Make every row have {width} fields "
-            f"(separator {sep!r}; set sep= if it is another)."
-        )
+    return bad, width
 
 
 def _check_numeric(df, used, filename) -> None:
