@@ -105,6 +105,7 @@ def download(
     DataError
         The downloaded file failed verification; it has been deleted.
     """
+    created = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
@@ -131,6 +132,11 @@ def download(
             return dest
         finally:
             tmp.unlink(missing_ok=True)
+    if created:
+        try:
+            dest.parent.rmdir()  # leave no empty folder behind when offline
+        except OSError:
+            pass
     raise MissingDataError(
         f"Could not download {dest.name} ({'; '.join(failures) or 'no URL to try'}). {help_text}"
     )
