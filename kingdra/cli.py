@@ -162,7 +162,9 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         help="auto = CUDA, then Apple MPS, then CPU (default: auto)",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the output files")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar, no log lines; errors only"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,12 +378,12 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         _write_json(out / "metrics.json", metrics)
         logger.warning("stopped before the base ensemble finished: no labels or model written")
         return EXIT_INTERRUPTED
-    labels = engine.labels_
+    estimator._set_fitted(engine)
+    labels = estimator.labels_  # numbered 0..c-1 as `predict` on the checkpoint numbers them
     if ds.y is not None:
         metrics.update(_scores(ds.y, labels))
     write_labels(out / "labels.csv", labels, ds.y)
     _write_json(out / "metrics.json", metrics)
-    estimator._set_fitted(engine)
     estimator.save(out / CHECKPOINT_NAME)
     summary = ", ".join(
         f"{key} {metrics[key]:.4f}" for key in ("acc", "nmi", "ari") if key in metrics
@@ -443,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     handler.setFormatter(logging.Formatter("%(message)s"))
     old_level, old_propagate = logger.level, logger.propagate
     logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.setLevel(logging.ERROR if quiet else logging.INFO)
     logger.propagate = False
     try:
         with warnings.catch_warnings():

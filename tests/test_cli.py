@@ -1,0 +1,195 @@
+"""``python -m kingdra``: outputs of fit/predict, one-line errors with exit 2, Ctrl-C."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from kingdra.cli import ProgressBar, build_parser, main
+from kingdra.engine import Progress
+from kingdra.estimator import KingdraCluster
+
+torch.set_num_threads(2)
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--n-models", "3", "--hidden", "32", "--epochs-base", "2", "--n-iter", "1"]
+TINY += ["--epochs-iter", "1", "--min-confidence", "0", "--device", "cpu"]
+
+
+def _read_labels(path):
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    return rows[0], np.array([[int(v) for v in row] for row in rows[1:]])
+
+
+@pytest.fixture(scope="module")
+def fit_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fit")
+    assert main(["fit", "--dataset", "digits", "--out", str(out), "--quiet", *TINY]) == 0
+    return out
+
+
+def test_fit_writes_labels_metrics_and_checkpoint(fit_dir):
+    header, rows = _read_labels(fit_dir / "labels.csv")
+    assert header == ["index", "label", "true"]
+    assert rows.shape == (1797, 3)
+    assert np.array_equal(rows[:, 0], np.arange(1797))
+    assert np.array_equal(rows[:, 2], load_digits().target)
+    metrics = json.loads((fit_dir / "metrics.json").read_text())
+    for key in ("acc", "nmi", "ari", "seconds", "device", "n", "d", "config", "history"):
+        assert key in metrics
+    assert (metrics["n"], metrics["d"], metrics["k"]) == (1797, 64, 10)
+    assert metrics["config"]["n_models"] == 3 and metrics["config"]["hidden"] == [32]
+    assert [h["phase"] for h in metrics["history"]] == ["base", "iteration"]
+    assert 0.3 < metrics["acc"] <= 1.0
+    assert metrics["stopped"] is False
+    model = KingdraCluster.load(fit_dir / "model.safetensors", device="cpu")
+    X = load_digits().data.astype(np.float32) / 16.0
+    assert np.array_equal(model.predict(X), rows[:, 1])
+
+
+def test_predict_with_the_checkpoint_reproduces_the_labels(fit_dir, tmp_path):
+    ckpt = str(fit_dir / "model.safetensors")
+    args = ["predict", "--checkpoint", ckpt, "--dataset", "digits", "--out", str(tmp_path)]
+    assert main([*args, "--quiet", "--device", "cpu"]) == 0
+    _, fitted = _read_labels(fit_dir / "labels.csv")
+    _, predicted = _read_labels(tmp_path / "labels.csv")
+    assert np.array_equal(predicted, fitted)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    original = json.loads((fit_dir / "metrics.json").read_text())
+    assert metrics["acc"] == pytest.approx(original["acc"])
+
+
+def test_datasets_lists_the_built_ins(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("digits", "mnist5k", "mnist", "fashion-mnist", "20news"):
+        assert f"\n{name} " in "\n" + out
+
+
+def test_help_documents_every_fit_option():
+    text = build_parser()._subparsers._group_actions[0].choices["fit"].format_help()
+    for option in (
+        "--dataset", "--preset", "--base", "--n-models", "--t-pos", "--t-neg", "--n-iter",
+        "--epochs-base", "--epochs-iter", "--hidden", "--device", "--seed", "--data-dir",
+        "--label-column", "--out", "--quiet", "--stage", "--n-clusters", "--min-confidence",
+    ):  # fmt: skip
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dataset", "digits", "--n-models", "3", "--t-pos", "5"], "t_pos must be an integer in 1..n_models=3"),
+        (["--dataset", "digits", "--min-confidence", "1.5"], "min_confidence must be in [0, 1)"),
+        (["--dataset", "no-such-set"], "Unknown dataset 'no-such-set'"),
+        (["--dataset", "/no/such/dir/data.csv"], "does not exist"),
+        (["--dataset", "mnist", "--offline", "--data-dir", "{tmp}"], "train-images-idx3-ubyte"),
+        (["--dataset", "{tmp}/unlabelled.npy"], "give the number of clusters with --n-clusters"),
+    ],
+)  # fmt: skip
+def test_bad_input_prints_one_error_line_and_exits_2(argv, message, tmp_path, capsys):
+    np.save(tmp_path / "unlabelled.npy", np.random.default_rng(0).random((30, 4)))
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code = main(["fit", *argv, "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_bad_checkpoint_prints_one_error_line(tmp_path, capsys):
+    bad = tmp_path / "model.safetensors"
+    bad.write_text("not a model")
+    args = ["predict", "--checkpoint", str(bad), "--dataset", "digits", "--out", str(tmp_path)]
+    assert main([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a kingdra run file" in err
+
+
+def test_unknown_choice_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--dataset", "digits", "--preset", "slow", "--out", "x"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'slow'" in capsys.readouterr().err
+
+
+def test_progress_bar_text():
+    p = Progress("iteration", "batch", 2, 4, 5, 10, {"total": 1.5}, 3.0, 9.0, iteration=3)
+    text = ProgressBar.format(p, width=10)
+    assert text.startswith(" iter 3 epoch 2/4 [####......]  38%")
+    assert "loss 1.5" in text and "eta 9s" in text
+
+
+def _digits_csv(path: Path, n: int = 240) -> None:
+    X, y = load_digits(return_X_y=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([f"p{i}" for i in range(64)] + ["digit"])
+        for row, label in zip(X[:n] / 16.0, y[:n], strict=True):
+            writer.writerow([f"{v:.4f}" for v in row] + [int(label)])
+
+
+def _run(args, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "kingdra", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        **kwargs,
+    )
+
+
+@pytest.mark.slow
+def test_subprocess_fit_on_a_csv_file_with_progress_bar(tmp_path):
+    _digits_csv(tmp_path / "digits.csv")
+    out = tmp_path / "out"
+    args = ["fit", "--dataset", str(tmp_path / "digits.csv"), "--label-column", "digit"]
+    proc = _run([*args, "--out", str(out), *TINY])
+    stdout, stderr = proc.communicate(timeout=120)
+    text = stderr.decode()
+    assert proc.returncode == 0, text
+    assert "epoch 2/2 [" in text and "100%" in text  # the progress bar, on stderr
+    assert "done in" in text and "Traceback" not in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 240 and metrics["d"] == 64 and "acc" in metrics
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_what_was_trained(tmp_path):
+    out = tmp_path / "out"
+    args = ["fit", "--dataset", "digits", "--out", str(out), *TINY, "--epochs-iter", "1000"]
+    proc = _run(args)
+    seen = bytearray()
+
+    def reader():
+        for chunk in iter(lambda: proc.stderr.read1(256), b""):
+            seen.extend(chunk)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 90
+    while b"iter 1 epoch" not in seen and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert b"iter 1 epoch" in seen, seen.decode(errors="replace")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    thread.join(timeout=5)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 130, text
+    assert "stopped" in text and "Traceback" not in text
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped"] is True
+    assert [h["phase"] for h in metrics["history"]] == ["base"]
+    assert (out / "labels.csv").is_file() and (out / "model.safetensors").is_file()
