@@ -194,6 +194,7 @@ class KingdraEngine:
         self.base_trained = False
         self._alignment: np.ndarray | None = None
         self._kept_previous = False
+        self._mini_clusters_complete = False
 
     def set_data(self, X: Any, y_eval: Any = None) -> None:
         """Attach (new) training data; clears cached predictions of the old data."""
@@ -438,7 +439,8 @@ class KingdraEngine:
         self._kept_previous = False
         if complete:
             self.mini_clusters = clusters
-        elif self.mini_clusters is not None:
+            self._mini_clusters_complete = True
+        elif self.mini_clusters is not None and self._mini_clusters_complete:
             self._kept_previous = True
             logger.warning(
                 "graph gave %d non-empty mini-clusters of %d wanted (t_pos=%d, t_neg=%d); "
@@ -450,6 +452,7 @@ class KingdraEngine:
             )
         else:
             self.mini_clusters = [c for c in clusters if len(c) > 0]
+            self._mini_clusters_complete = False
             logger.warning(
                 "graph gave only %d non-empty mini-clusters of %d wanted and there is no earlier "
                 "complete set; training with those (lower t_pos/t_neg or min_confidence to get more)",

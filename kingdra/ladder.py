@@ -48,8 +48,9 @@ class LadderOutput:
 def _batch_norm(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Normalise over the batch (dim 1) per member; returns (z_norm, mean, var)."""
     mean = z.mean(dim=1, keepdim=True)  # (m, 1, d)
-    var = z.var(dim=1, unbiased=False, keepdim=True)  # (m, 1, d)
-    return (z - mean) * torch.rsqrt(var + BN_EPS), mean, var
+    centred = z - mean
+    var = centred.pow(2).mean(dim=1, keepdim=True)  # (m, 1, d); faster than z.var on CPU
+    return centred * torch.rsqrt(var + BN_EPS), mean, var
 
 
 class Combinator(nn.Module):
