@@ -1,0 +1,293 @@
+"""Benchmark: clustering accuracy of Kingdra beside classical baselines, in one run.
+
+Run ``python -m benchmarks.bench_accuracy`` (defaults: ``--datasets digits,mnist5k --seeds 3``;
+``--quick`` = digits only, 1 seed, no sweep). For each dataset it measures, on the same data
+and in the same process:
+
+- K-means, agglomerative (Ward), spectral (n <= 20,000) and UMAP(10-d)+GMM;
+- Ladder-IM (one member of the base ensemble), Ladder-IM-ensemble (the averaged base
+  ensemble) and Kingdra-Ladder-IM, all three from the same run per seed (and the Ladder-Dot
+  variants with ``--dot``, on by default for digits);
+
+then, for the first seed, the per-iteration pseudo-label precision, coverage and ACC (the
+shape of the paper's Fig. 2), and on digits the ensemble-size sweep m = 1, 2, 5, 10
+(appendix C.1). ``mnist`` (70,000, from ``--data-dir``) is trained in full only on a GPU;
+on a CPU the script times a few hundred batches of each phase, the prediction and the graph,
+and projects the time of the whole run.
+
+Mean ± std over seeds; ACC is Hungarian-matched cluster accuracy. Prints markdown tables and
+writes everything to ``--json`` (default ``runs/bench_accuracy.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kingdra.baselines import BASELINES, SPECTRAL_MAX_N, run_baselines
+from kingdra.config import KingdraConfig
+from kingdra.data import load
+from kingdra.device import device_description, resolve_device
+from kingdra.engine import Cancelled, KingdraEngine
+
+BASELINE_TITLES = {
+    "kmeans": "K-means",
+    "agglomerative": "Agglomerative (Ward)",
+    "spectral": "Spectral (k-NN affinity)",
+    "umap-gmm": "UMAP (10-d) + GMM",
+}
+BASE_TITLES = {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot"}
+
+
+def mean_std(values) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std())
+
+
+def fmt(values, scale: float = 100.0) -> str:
+    mean, std = mean_std(values)
+    if np.isnan(mean):
+        return "–"
+    return f"{mean * scale:.1f} ± {std * scale:.1f}"
+
+
+def kingdra_run(X, y, k, preset, base, seed, device, **overrides) -> dict:
+    """One Kingdra run; the base-ensemble record gives the single and ensemble rows."""
+    config = KingdraConfig.from_preset(preset, n_clusters=k, base=base, seed=seed, **overrides)
+    engine = KingdraEngine(X, config, y_eval=y, device=device)
+    start = time.perf_counter()
+    engine.run()
+    seconds = time.perf_counter() - start
+    history = engine.history
+    return {"seed": seed, "seconds": seconds, "history": history}
+
+
+def method_rows(runs: list[dict], base: str) -> list[dict]:
+    """Table rows (single member, plain ensemble, Kingdra) from runs of one base loss."""
+    title = BASE_TITLES[base]
+    first = [r["history"][0] for r in runs]
+    last = [r["history"][-1] for r in runs]
+    single = {
+        metric: [v for h in first for v in h[f"member_{metric}"]]
+        for metric in ("acc", "nmi", "ari")
+    }
+    return [
+        {
+            "method": f"{title} (one member)",
+            **single,
+            "seconds": [h["seconds"] / len(h["member_acc"]) for h in first],
+            "note": "every member of every seed's base ensemble; seconds = ensemble time / m",
+        },
+        {
+            "method": f"{title}-ensemble",
+            **{metric: [h[metric] for h in first] for metric in ("acc", "nmi", "ari")},
+            "seconds": [h["seconds"] for h in first],
+        },
+        {
+            "method": f"Kingdra-{title}",
+            **{metric: [h[metric] for h in last] for metric in ("acc", "nmi", "ari")},
+            "seconds": [r["seconds"] for r in runs],
+        },
+    ]
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    print(f"\n### {title}\n")
+    print("| method | ACC % | NMI % | ARI % | seconds |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        if row.get("skipped"):
+            print(f"| {row['method']} | skipped: {row['skipped']} | | | |")
+            continue
+        secs = mean_std(row["seconds"])[0]
+        print(
+            f"| {row['method']} | {fmt(row['acc'])} | {fmt(row['nmi'])} | {fmt(row['ari'])} "
+            f"| {secs:.1f} |"
+        )
+
+
+def baseline_rows(X, y, k, seeds, which) -> list[dict]:
+    per_seed = [run_baselines(X, k, y=y, which=which, random_state=s) for s in seeds]
+    rows = []
+    for i, name in enumerate(which):
+        results = [run[i] for run in per_seed]
+        if results[0]["skipped"]:
+            rows.append({"method": BASELINE_TITLES[name], "skipped": results[0]["skipped"]})
+            continue
+        rows.append(
+            {
+                "method": BASELINE_TITLES[name],
+                **{m: [r[m] for r in results] for m in ("acc", "nmi", "ari")},
+                "seconds": [r["seconds"] for r in results],
+            }
+        )
+    return rows
+
+
+def print_iterations(title: str, history: list[dict]) -> None:
+    print(f"\n### {title}: per iteration (seed 0; paper Fig. 2)\n")
+    print("| iteration | pseudo-labelled | coverage % | pseudo-label precision % | ACC % |")
+    print("|---|---|---|---|---|")
+    for h in history:
+        if h["phase"] == "base":
+            print(f"| base | – | – | – | {h['acc'] * 100:.1f} |")
+            continue
+        precision = h.get("pseudo_precision")
+        prec = "–" if precision is None else f"{precision * 100:.1f}"
+        print(
+            f"| {h['iteration']} | {h['n_pseudo_labelled']} | {h['coverage'] * 100:.1f} "
+            f"| {prec} | {h['acc'] * 100:.1f} |"
+        )
+
+
+def mnist_cpu_projection(X, y, preset, device, batches: int) -> dict:
+    """Time ``batches`` batches of each phase, one prediction and one graph; project the run."""
+    config = KingdraConfig.from_preset(preset, n_clusters=10, seed=0, min_confidence=0.0)
+    engine = KingdraEngine(X, config, y_eval=y, device=device)
+    timing: dict = {}
+
+    def stop_after(phase):
+        def callback(progress):
+            if progress.event == "batch" and progress.batch == batches:
+                timing[phase] = progress.elapsed_s / progress.batch
+                timing["n_batches"] = progress.n_batches
+                engine.request_stop()
+
+        return callback
+
+    for phase, call in (("base", engine.train_base), ("iteration", engine.train_iteration)):
+        try:
+            call(epochs=1, callback=stop_after(phase))
+        except Cancelled:
+            pass
+        if phase == "base":
+            # The timed part of the base phase is cut short; mark it trained so that the
+            # semi-supervised batches (twice as large, with pseudo-labels) can be timed too.
+            start = time.perf_counter()
+            engine.predict()
+            timing["predict"] = time.perf_counter() - start
+            engine.base_trained = True
+            start = time.perf_counter()
+            engine.build_graph()
+            timing["graph"] = time.perf_counter() - start
+    nb = timing["n_batches"]
+    epoch_base = timing["base"] * nb
+    epoch_iter = timing["iteration"] * nb
+    per_iteration = timing["graph"] + config.epochs_iter * epoch_iter + timing["predict"]
+    total = config.epochs_base * epoch_base + timing["predict"] + config.n_iter * per_iteration
+    return {
+        "preset": preset,
+        "timed_batches": batches,
+        "batches_per_epoch": nb,
+        "seconds_per_batch_base": timing["base"],
+        "seconds_per_batch_iteration": timing["iteration"],
+        "seconds_predict": timing["predict"],
+        "seconds_graph": timing["graph"],
+        "seconds_epoch_base": epoch_base,
+        "seconds_epoch_iteration": epoch_iter,
+        "seconds_one_iteration": per_iteration,
+        "seconds_projected_run": total,
+        "epochs_base": config.epochs_base,
+        "epochs_iter": config.epochs_iter,
+        "n_iter": config.n_iter,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", default="digits,mnist5k", help="comma-separated names")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per method (default 3)")
+    parser.add_argument("--preset", default="fast", choices=("fast", "paper"))
+    parser.add_argument("--quick", action="store_true", help="digits, 1 seed, no sweep")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the ensemble-size sweep")
+    parser.add_argument("--dot", default="digits", help="datasets also run with Ladder-Dot")
+    parser.add_argument("--data-dir", default="../shared/data", help="folder with mnist/*.gz")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--mnist-batches", type=int, default=100, help="batches timed on CPU")
+    parser.add_argument("--json", default="runs/bench_accuracy.json", help="output file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.datasets, args.seeds, args.no_sweep = "digits", 1, True
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    warnings.simplefilter("ignore")  # empty mini-cluster warnings etc.: the tables say enough
+    device = resolve_device(args.device)
+    seeds = list(range(args.seeds))
+    dot_sets = {d.strip() for d in args.dot.split(",") if d.strip()}
+
+    report: dict = {
+        "command": "python -m benchmarks.bench_accuracy " + " ".join(argv or []),
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{device_description(device)}",
+        "torch_threads": torch.get_num_threads(),
+        "preset": args.preset,
+        "seeds": seeds,
+        "datasets": {},
+    }
+    print(f"# Accuracy benchmark ({report['machine']}, preset {args.preset}, seeds {seeds})")
+    for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+        ds = load(name, data_dir=args.data_dir) if name == "mnist" else load(name)
+        X, y, k = ds.X, ds.y, ds.n_classes
+        entry: dict = {"n": int(X.shape[0]), "d": int(X.shape[1]), "k": int(k)}
+        report["datasets"][name] = entry
+        if name == "mnist" and device.type == "cpu":
+            which = ("kmeans",)
+            entry["baselines"] = baseline_rows(X, y, k, seeds[:1], which)
+            print_table(f"{name} (n={X.shape[0]}): baselines", entry["baselines"])
+            proj = mnist_cpu_projection(X, y, args.preset, device, args.mnist_batches)
+            entry["cpu_projection"] = proj
+            print(f"\n### {name}: CPU time of one iteration and projection ({args.preset})\n")
+            for key, value in proj.items():
+                print(f"- {key}: {value:.3f}" if isinstance(value, float) else f"- {key}: {value}")
+            continue
+
+        which = tuple(b for b in BASELINES if b != "spectral" or X.shape[0] <= SPECTRAL_MAX_N)
+        rows = baseline_rows(X, y, k, seeds, which)
+        bases = ["ladder-im"] + (["ladder-dot"] if name in dot_sets else [])
+        runs = {}
+        for base in bases:
+            runs[base] = [kingdra_run(X, y, k, args.preset, base, s, device) for s in seeds]
+            rows += method_rows(runs[base], base)
+        entry["rows"] = rows
+        entry["runs"] = runs
+        print_table(f"{name} (n={X.shape[0]}, d={X.shape[1]}, k={k})", rows)
+        print_iterations(f"{name}, Kingdra-Ladder-IM", runs["ladder-im"][0]["history"])
+
+        if name == "digits" and not args.no_sweep:
+            sweep = []
+            for m in (1, 2, 5, 10):
+                seed_runs = [
+                    kingdra_run(X, y, k, args.preset, "ladder-im", s, device, n_models=m)
+                    for s in seeds
+                ]
+                sweep.append(
+                    {
+                        "method": f"m = {m}",
+                        **{
+                            metric: [r["history"][-1][metric] for r in seed_runs]
+                            for metric in ("acc", "nmi", "ari")
+                        },
+                        "seconds": [r["seconds"] for r in seed_runs],
+                    }
+                )
+            entry["ensemble_size_sweep"] = sweep
+            print_table(f"{name}: Kingdra-Ladder-IM by ensemble size (appendix C.1)", sweep)
+
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=float))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

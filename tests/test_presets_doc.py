@@ -1,0 +1,58 @@
+"""docs/presets.md shows every value of both presets exactly as kingdra.config has them.
+
+After changing a preset, regenerate the table with ``python -m tests.test_presets_doc``.
+"""
+
+import dataclasses
+import inspect
+import re
+import sys
+from pathlib import Path
+
+from kingdra.config import PRESETS, KingdraConfig
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "presets.md"
+BEGIN, END = "<!-- presets table: begin -->", "<!-- presets table: end -->"
+
+
+def _comments() -> dict[str, str]:
+    """The comment after each field of KingdraConfig (what the value means)."""
+    out = {}
+    for line in inspect.getsource(KingdraConfig).splitlines():
+        match = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.*)$", line)
+        if match:
+            out[match.group(1)] = match.group(2).replace("|", "\\|")
+    return out
+
+
+def render_table() -> str:
+    names = list(PRESETS)
+    configs = {name: KingdraConfig.from_preset(name) for name in names}
+    comments = _comments()
+    lines = [
+        "| field | " + " | ".join(f"`{n}`" for n in names) + " | meaning |",
+        "|---|" + "---|" * len(names) + "---|",
+    ]
+    for field in dataclasses.fields(KingdraConfig):
+        if field.name == "extra":
+            continue
+        values = " | ".join(f"`{getattr(configs[n], field.name)!r}`" for n in names)
+        lines.append(f"| `{field.name}` | {values} | {comments.get(field.name, '')} |")
+    return "\n".join(lines)
+
+
+def _doc_table() -> str:
+    text = DOC.read_text(encoding="utf-8")
+    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+
+
+def test_presets_doc_matches_the_config():
+    assert _doc_table() == render_table(), "regenerate: python -m tests.test_presets_doc"
+
+
+if __name__ == "__main__":
+    text = DOC.read_text(encoding="utf-8")
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    DOC.write_text(f"{head}{BEGIN}\n{render_table()}\n{END}{tail}", encoding="utf-8")
+    sys.stdout.write(f"updated {DOC}\n")
