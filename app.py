@@ -7,15 +7,15 @@ import streamlit as st
 
 from kingdra.ui.widgets import get_session, sidebar
 
-st.set_page_config(page_title="kingdra", page_icon="🐉", layout="wide")
+st.set_page_config(page_title="kingdra", page_icon=":material/hub:", layout="wide")
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/data.py", title="Data", icon="🗂️"),
-    st.Page("pages/train.py", title="Train", icon="▶️"),
-    st.Page("pages/graph.py", title="Graph", icon="🕸️"),
-    st.Page("pages/clusters.py", title="Clusters", icon="🧩"),
-    st.Page("pages/history.py", title="History", icon="📈"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/graph.py", title="Graph", icon=":material/hub:"),
+    st.Page("pages/clusters.py", title="Clusters", icon=":material/grid_view:"),
+    st.Page("pages/history.py", title="History", icon=":material/monitoring:"),
 ]
 
 page = st.navigation(PAGES)

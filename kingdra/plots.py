@@ -96,8 +96,8 @@ def graph_figure(
     node_ids: np.ndarray | None = None,
     hover_text: Sequence[str] | None = None,
     group_name: str = "mini-cluster",
-    max_pos_edges: int = 5_000,
-    max_neg_edges: int = 1_500,
+    max_pos_edges: int = 2_000,
+    max_neg_edges: int = 1_000,
     faded: np.ndarray | None = None,
     anchor: int | None = None,
     removing: np.ndarray | None = None,
@@ -145,8 +145,15 @@ def graph_figure(
         _edge_trace(xy, neg_kept, NEGATIVE_COLOR, f"negative edges ({neg_total:,})", 0.5, 0.25)
     )
     fig.add_trace(
-        _edge_trace(xy, pos_kept, POSITIVE_COLOR, f"positive edges ({pos_total:,})", 0.8, 0.5)
+        _edge_trace(xy, pos_kept, POSITIVE_COLOR, f"positive edges ({pos_total:,})", 0.6, 0.35)
     )
+    if anchor is not None and len(pos_pairs):
+        pos_all = np.asarray(pos_pairs, dtype=np.int64).reshape(-1, 2)
+        mine = pos_all[(pos_all[:, 0] == anchor) | (pos_all[:, 1] == anchor)]
+        mine, _ = limit_pairs(mine, max_pos_edges, seed)
+        fig.add_trace(
+            _edge_trace(xy, mine, "#146b14", f"anchor's positive edges ({len(mine):,})", 1.2, 0.8)
+        )
 
     def add_nodes(mask: np.ndarray, name: str, color: str, **marker) -> None:
         idx = np.flatnonzero(mask)
@@ -165,7 +172,12 @@ def graph_figure(
             )
         )
 
-    add_nodes(faded & ~removing, "removed", UNASSIGNED_COLOR, opacity=0.15, size=5)
+    # Nodes Algorithm 1 already took out: picked ones keep their mini-cluster colour, faded.
+    gone = faded & ~removing
+    add_nodes(gone & (node_groups < 0), "removed", UNASSIGNED_COLOR, opacity=0.15, size=5)
+    for group in np.unique(node_groups[gone & (node_groups >= 0)]):
+        mask = gone & (node_groups == group)
+        add_nodes(mask, f"{group_name} {group} (picked)", category_color(group), opacity=0.35)
     live = ~faded & ~removing
     for group in np.unique(node_groups[live]):
         label = "unassigned" if group < 0 else f"{group_name} {group}"
@@ -260,12 +272,15 @@ def loss_curves_figure(points: Sequence[Mapping[str, float]]) -> go.Figure:
     keys: list[str] = []
     for p in points:
         keys.extend(k for k in p if k not in keys)
+    main = "total" if "total" in keys else (keys[0] if keys else None)
     for key in keys:
         ys = [p.get(key, np.nan) for p in points]
-        fig.add_trace(go.Scatter(y=ys, mode="lines", name=key))
+        # Parts have very different scales: show the total, the rest one legend click away.
+        visible = True if key == main else "legendonly"
+        fig.add_trace(go.Scatter(y=ys, mode="lines", name=key, visible=visible))
     fig.update_layout(
         height=300,
-        xaxis_title="progress report",
+        xaxis_title="batch (thinned)",
         yaxis_title="loss",
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )

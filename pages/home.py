@@ -37,13 +37,13 @@ st.subheader("Quick start")
 col1, col2, col3 = st.columns(3)
 with col1:
     st.markdown("**1. Data**: digits is loaded; pick another or upload your own.")
-    st.page_link("pages/data.py", label="Data", icon="🗂️")
+    st.page_link("pages/data.py", label="Data", icon=":material/dataset:")
 with col2:
     st.markdown("**2. Train** the base ensemble (about a minute on a CPU with `fast`).")
-    st.page_link("pages/train.py", label="Train", icon="▶️")
+    st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
 with col3:
     st.markdown("**3. Graph**: move `t_pos` / `t_neg`, step through Algorithm 1.")
-    st.page_link("pages/graph.py", label="Graph", icon="🕸️")
+    st.page_link("pages/graph.py", label="Graph", icon=":material/hub:")
 
 options, description = device_options()
 st.caption(f"Compute device: **{description}** (available: {', '.join(options[1:])}).")

@@ -14,15 +14,25 @@ FIELDS = ("n_models", "hidden", "epochs_base", "epochs_iter", "lr", "batch_size"
 FIELDS += ("im_weight", "mu", "kl_weight", "dot_weight", "sup_weight", "seed")
 
 
-def defaults(preset: str) -> dict:
-    """Form defaults: the preset, then overrides from the environment (tests, demos)."""
-    values = KingdraConfig.from_preset(preset).to_dict()
+def env_overrides() -> dict:
+    """Config overrides from the environment (tests, demos), e.g. a tiny ensemble."""
     raw = os.environ.get(DEFAULTS_ENV, "")
-    if raw:
-        try:
-            values.update(json.loads(raw))
-        except ValueError:
-            st.warning(f"{DEFAULTS_ENV} is not valid JSON; using the preset's values.")
+    if not raw:
+        return {}
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        st.warning(f"{DEFAULTS_ENV} must be a JSON object; using the preset's values.")
+        return {}
+    return values
+
+
+def defaults(preset: str) -> dict:
+    """Form defaults: the preset, then the environment's overrides."""
+    values = KingdraConfig.from_preset(preset).to_dict()
+    values.update(env_overrides())
     values["hidden"] = ", ".join(str(h) for h in values["hidden"])
     return values
 
@@ -46,8 +56,11 @@ def config_from_form(preset: str, n_clusters: int, base: str) -> KingdraConfig:
     values = {key: st.session_state[f"train_{key}"] for key in FIELDS if key != "hidden"}
     for key in ("n_models", "epochs_base", "epochs_iter", "batch_size", "seed"):
         values[key] = int(values[key])
+    # Fields without a form widget (thresholds, gate) may still come from the environment.
+    extra = {k: v for k, v in env_overrides().items() if k not in (*FIELDS, "n_clusters", "base")}
+    extra.update(values)
     return KingdraConfig.from_preset(
-        preset, n_clusters=int(n_clusters), base=base, hidden=hidden, **values
+        preset, n_clusters=int(n_clusters), base=base, hidden=hidden, **extra
     )
 
 
@@ -62,7 +75,7 @@ st.title("Train")
 ds = session.dataset
 if ds is None:
     st.warning("Load a dataset first.")
-    st.page_link(DATA_PAGE, label="Go to Data", icon="🗂️")
+    st.page_link(DATA_PAGE, label="Go to Data", icon=":material/dataset:")
     st.stop()
 
 running = session.runner.is_running()
@@ -114,7 +127,8 @@ if submitted:
     except ValueError as err:
         st.error(str(err))
     else:
-        running = session.runner.is_running()
+        if session.runner.is_running():
+            st.rerun()  # redraw the sidebar and buttons in their "training" state
 
 b1, b2, b3, b4 = st.columns([1, 1, 1, 1])
 can_iterate = session.trained and not running
@@ -123,12 +137,18 @@ if b1.button("Next iteration", key="train_next", disabled=not can_iterate):
         session.start_iterations(1)
     except ValueError as err:
         st.error(str(err))
+    else:
+        if session.runner.is_running():
+            st.rerun()
 n_iter = b2.number_input("N", 1, 100, value=3, key="train_n", label_visibility="collapsed")
 if b3.button(f"Run {int(n_iter)} iterations", key="train_run_n", disabled=not can_iterate):
     try:
         session.start_iterations(int(n_iter))
     except ValueError as err:
         st.error(str(err))
+    else:
+        if session.runner.is_running():
+            st.rerun()
 if b4.button("Stop", key="train_stop", disabled=not session.runner.is_running()):
     session.runner.stop()
     st.toast("Stopping after the current batch…")

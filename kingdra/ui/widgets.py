@@ -80,7 +80,7 @@ def need_training(session: AppSession, what: str) -> bool:
         st.info(f"Training is running; {what} appears when the base ensemble is done.")
     else:
         st.warning(f"Nothing trained yet: train the base ensemble first to see {what}.")
-    st.page_link(TRAIN_PAGE, label="Go to Train", icon="▶️")
+    st.page_link(TRAIN_PAGE, label="Go to Train", icon=":material/model_training:")
     return True
 
 
