@@ -44,7 +44,7 @@ __all__ = ["GetClustersResult", "Step", "edges", "get_clusters", "mini_clusters"
 
 _BLOCK_ELEMENTS = 1 << 22  # float32 entries per agreement block (16 MB)
 _CACHE_MAX_SIGNATURES = 6000  # int8 u x u agreement cached for sweeps below this (36 MB)
-_MASKS_MAX_ENTRIES = 60_000_000  # masks x signatures held by the "masks" method (int32)
+_MASKS_MAX_ENTRIES = 40_000_000  # signatures x masks slot ids held by "masks" (int32)
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,12 @@ class _SignatureGraph:
         self._reuse = reuse
         self._degrees = {}
         if reuse and self.u <= _CACHE_MAX_SIGNATURES:
-            self._agreement = self._agreement_block(np.arange(self.u)).astype(np.int8)
+            agreement = np.empty((self.u, self.u), dtype=np.int8)
+            block = max(1, _BLOCK_ELEMENTS // self.u)
+            for start in range(0, self.u, block):
+                rows = slice(start, min(self.u, start + block))
+                agreement[rows] = self._agreement_block(rows)
+            self._agreement = agreement
 
     @property
     def onehot(self) -> np.ndarray:
@@ -224,12 +229,18 @@ class _SignatureGraph:
             self._onehot = oh
         return self._onehot
 
-    def _agreement_block(self, rows: np.ndarray) -> np.ndarray:
-        """Agreement (float32, exact small integers) of signatures ``rows`` with all."""
+    def _agreement_block(self, rows) -> np.ndarray:
+        """Agreement of signatures ``rows`` with all, (b, u): cached int8 or float32 products."""
         if self._agreement is not None:
-            return self._agreement[rows].astype(np.float32)
+            return self._agreement[rows]
         oh = self.onehot
         return oh[rows] @ oh.T
+
+    def positive_mask(self, rows, t_pos: int) -> np.ndarray:
+        """float32 (b, u): 1 where signatures ``rows`` and each signature have a positive edge."""
+        agreement = self._agreement_block(rows)
+        out = agreement if agreement.dtype == np.float32 else np.empty(agreement.shape, np.float32)
+        return np.greater_equal(agreement, t_pos, out=out, casting="unsafe")
 
     def agreement_row(self, g: int) -> np.ndarray:
         """Agreement of signature g with every signature, int (u,)."""
@@ -324,8 +335,11 @@ class _SignatureGraph:
             remaining &= ~removed_groups
             candidate &= ~removed_groups
             score[removed_groups] = -1
-            degrees.remove(np.flatnonzero(removed_groups))
-            fresh[:] = False
+            exact = degrees.remove(np.flatnonzero(removed_groups))
+            if exact is None:
+                fresh[:] = False  # degrees are now upper bounds, recomputed lazily
+            else:
+                score = np.where(candidate, exact * (n + 1) + (n - first), -1)
             n_remaining -= len(removed)
             clusters.append(members)
             steps.append(Step(anchor, degree, members, removed, n_remaining))
@@ -335,7 +349,7 @@ class _SignatureGraph:
 
 def _select(score, fresh, first, degrees, n: int) -> int:
     """The signature of the next anchor: best exact score, recomputing stale upper bounds."""
-    batch = 16
+    batch = 1
     while True:
         top = int(np.argmax(score))
         if fresh[top]:
@@ -346,6 +360,8 @@ def _select(score, fresh, first, degrees, n: int) -> int:
             idx = np.flatnonzero(stale >= 0)
         else:
             idx = np.argpartition(stale, -batch)[-batch:]
+        if len(idx) == 0:  # cannot happen while a candidate is left; never spin
+            raise RuntimeError("anchor search found no candidate")
         deg = degrees.degrees(idx)
         score[idx] = deg * (n + 1) + (n - first[idx])
         fresh[idx] = True
@@ -353,29 +369,36 @@ def _select(score, fresh, first, degrees, n: int) -> int:
 
 
 class _MatmulDegrees:
-    """Degrees from blocked one-hot agreement products; removal zeroes the weights."""
+    """Degrees from blocked one-hot agreement products; removal zeroes the weights.
+
+    With the agreement matrix cached (small u), removal subtracts the removed signatures'
+    contributions exactly, so no degree is ever stale.
+    """
 
     def __init__(self, graph: _SignatureGraph, t_pos: int):
         self.graph, self.t_pos = graph, t_pos
         self.dtype = np.float32 if graph.n < 2**24 else np.float64  # exact integer sums
+        self._initial = None
         self.reset()
 
     def reset(self) -> None:
         """Back to the full graph."""
         self.weights = self.graph.counts.astype(self.dtype)
+        self.exact = None if self._initial is None else self._initial.copy()
 
-    def _positive_weight(self, rows: np.ndarray) -> np.ndarray:
-        agreement = self.graph._agreement_block(rows)  # (b, u) float32
-        np.greater_equal(agreement, self.t_pos - 0.5, out=agreement, casting="unsafe")
-        return np.rint(agreement @ self.weights).astype(np.int64) - 1
+    def _positive_weight(self, rows) -> np.ndarray:
+        positive = self.graph.positive_mask(rows, self.t_pos)  # (b, u) float32 0/1
+        return np.rint(positive @ self.weights).astype(np.int64) - 1
 
     def initial(self) -> np.ndarray:
         u = self.graph.u
         block = max(1, _BLOCK_ELEMENTS // u)
         out = np.empty(u, dtype=np.int64)
         for start in range(0, u, block):
-            rows = np.arange(start, min(u, start + block))
+            rows = slice(start, min(u, start + block))
             out[rows] = self._positive_weight(rows)
+        if self.graph._agreement is not None:
+            self._initial, self.exact = out.copy(), out.copy()
         return out
 
     def degrees(self, groups: np.ndarray) -> np.ndarray:
@@ -384,51 +407,68 @@ class _MatmulDegrees:
         parts = [self._positive_weight(groups[s : s + block]) for s in range(0, len(groups), block)]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
-    def remove(self, groups: np.ndarray) -> None:
+    def remove(self, groups: np.ndarray) -> np.ndarray | None:
+        """Drop signatures from the graph; return exact degrees of all, or None if stale."""
         self.weights[groups] = 0
+        if self.exact is not None and len(groups) > np.count_nonzero(self.weights):
+            self.exact = None  # cheaper to recompute the few left lazily from here on
+        if self.exact is None:
+            return None
+        block = max(1, _BLOCK_ELEMENTS // self.graph.u)
+        weight = self.graph.counts.astype(self.dtype)
+        for s in range(0, len(groups), block):
+            rows = groups[s : s + block]
+            positive = self.graph.positive_mask(rows, self.t_pos)  # (b, u)
+            self.exact -= np.rint(weight[rows] @ positive).astype(np.int64)
+        return self.exact
 
 
 class _MaskDegrees:
-    """Degrees by inclusion-exclusion over wildcard masks of at most d = m - t_pos columns."""
+    """Degrees by inclusion-exclusion over wildcard masks of at most d = m - t_pos columns.
+
+    Each (signature, mask) pair owns a slot id into one flat array of counts: the number of
+    remaining nodes that share the signature's values outside the mask's columns.
+    """
 
     def __init__(self, graph: _SignatureGraph, t_pos: int):
         m, d = graph.m, graph.m - t_pos
         self.graph = graph
-        self.ids, self.coef = [], []
-        for s in range(d + 1):
-            coef = (-1) ** (d - s) * math.comb(m - s - 1, d - s)
-            for wild in combinations(range(m), s):
+        masks = [(s, wild) for s in range(d + 1) for wild in combinations(range(m), s)]
+        self.coef = np.array([(-1) ** (d - s) * math.comb(m - s - 1, d - s) for s, _ in masks])
+        small = graph.u * len(masks) < 2**31  # slot ids fit in int32
+        self.ids = np.empty((graph.u, len(masks)), dtype=np.int32 if small else np.int64)
+        n_slots = 0
+        for i, (s, wild) in enumerate(masks):
+            if s == 0:
+                ids = np.arange(graph.u)  # signatures are already distinct
+            else:
                 keep = [j for j in range(m) if j not in wild]
-                if s == 0:
-                    ids = np.arange(graph.u)  # signatures are already distinct
-                else:
-                    ids = _row_ids(graph.sig[:, keep], [graph.radix[j] for j in keep])
-                    ids = np.unique(ids, return_inverse=True)[1].reshape(-1)
-                ids = ids.astype(np.int32 if graph.u < 2**31 else np.int64)
-                self.ids.append(ids)
-                self.coef.append(coef)
+                ids = _row_ids(graph.sig[:, keep], [graph.radix[j] for j in keep])
+                ids = np.unique(ids, return_inverse=True)[1].reshape(-1)
+            self.ids[:, i] = ids + n_slots
+            n_slots += int(ids.max()) + 1
+        self.n_slots = n_slots
         self.reset()
 
     def reset(self) -> None:
-        """Back to the full graph: per mask, the node count of each wildcard key."""
-        counts = self.graph.counts
-        self.totals = [np.bincount(ids, weights=counts).astype(np.int64) for ids in self.ids]
+        """Back to the full graph."""
+        weights = np.repeat(self.graph.counts, self.ids.shape[1])
+        self.totals = np.bincount(self.ids.ravel(), weights, self.n_slots).astype(np.int64)
 
     def degrees(self, groups: np.ndarray) -> np.ndarray:
-        total = np.zeros(len(groups), dtype=np.int64)
-        for ids, coef, counts in zip(self.ids, self.coef, self.totals, strict=True):
-            total += coef * counts[ids[groups]]
-        return total - 1
+        block = max(1, _BLOCK_ELEMENTS // self.ids.shape[1])
+        out = np.empty(len(groups), dtype=np.int64)
+        for s in range(0, len(groups), block):
+            out[s : s + block] = self.totals[self.ids[groups[s : s + block]]] @ self.coef - 1
+        return out
 
     def initial(self) -> np.ndarray:
         return self.degrees(np.arange(self.graph.u))
 
     def remove(self, groups: np.ndarray) -> None:
-        if len(groups) == 0:
-            return
-        weight = self.graph.counts[groups]
-        for ids, counts in zip(self.ids, self.totals, strict=True):
-            np.subtract.at(counts, ids[groups], weight)
+        """Drop signatures from the mask counts; degrees become stale upper bounds."""
+        weights = np.repeat(self.graph.counts[groups], self.ids.shape[1])
+        np.subtract.at(self.totals, self.ids[groups].ravel(), weights)
 
 
 # --------------------------------------------------------------------------- public API

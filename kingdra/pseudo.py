@@ -31,7 +31,7 @@ def _check_clusters(clusters, n: int) -> list[np.ndarray]:
             raise ValueError(f"mini-cluster {i} must be a 1-D array of integer point indices")
         if members.min() < 0 or members.max() >= n:
             raise ValueError(f"mini-cluster {i} has indices outside 0..{n - 1} (n = {n} points)")
-        out.append(np.unique(members.astype(np.int64)))
+        out.append(members.astype(np.int64, copy=False))
     return out
 
 
@@ -102,7 +102,7 @@ def pseudo_labels(clusters, n) -> np.ndarray:
     claims = np.zeros(n, dtype=np.int64)
     for i, members in enumerate(clusters):
         out[members] = i
-        claims[members] += 1
+        claims[members] += 1  # buffered: a repeated index within one cluster counts once
     out[claims > 1] = -1
     return out
 

@@ -205,7 +205,7 @@ def test_mask_counts_equal_direct_neighbourhood_counts():
         np.testing.assert_array_equal(masks, matmul)
         d = 6 - t_pos
         n_masks = sum(1 for s in range(d + 1) for _ in combinations(range(6), s))
-        assert len(graph._MaskDegrees(sg, t_pos).ids) == n_masks
+        assert graph._MaskDegrees(sg, t_pos).ids.shape == (sg.u, n_masks)
 
 
 def test_auto_picks_masks_for_t_pos_equal_m():
@@ -302,3 +302,20 @@ def test_edges_bad_input(nodes, match):
         edges(GOOD, nodes, 1, 1)
     with pytest.raises(ValueError, match="t_pos"):
         edges(GOOD, [0, 1], 3, 1)
+
+
+@pytest.mark.parametrize("method", ["matmul", "masks"])
+def test_reused_graph_matches_brute_force_run_after_run(method):
+    # The threshold sweep keeps one graph (cached agreement, degree state per t_pos) and
+    # reruns Algorithm 1: every rerun must start from the full graph again.
+    rng = np.random.default_rng(11)
+    labels = random_ensemble(rng, 700, 6, 4, 0.3, 4)
+    sg = graph._SignatureGraph(labels, reuse=True)
+    assert sg._agreement is not None
+    eligible = rng.random(700) < 0.7
+    for _ in range(2):
+        for t_pos, t_neg in [(6, 6), (4, 6), (4, 2), (2, 5), (1, 1), (6, 6), (3, 4), (4, 6)]:
+            for gate in (None, eligible):
+                conf = None if gate is None else np.where(gate, 1.0, 0.0)[:, None].repeat(6, 1)
+                reference = brute_force(labels, 10, t_pos, t_neg, conf, 0.5)
+                assert_same(sg.run(10, t_pos, t_neg, gate, method=method, warn=False), reference)

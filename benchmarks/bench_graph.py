@@ -1,0 +1,163 @@
+"""Benchmark: Algorithm 1 (kingdra.graph) against a per-node loop in the authors' style.
+
+Run ``python -m benchmarks.bench_graph`` (add ``--quick`` to skip the n = 70,000 cases).
+
+Each case runs in a fresh subprocess so its peak memory is its own: ``ru_maxrss`` is the
+peak resident set of that whole process (Python + numpy + the label matrix + the call;
+kingdra.graph does not import torch), ``import`` is the same before the call, and ``alloc``
+is tracemalloc's peak of numpy/Python allocations during a second, traced call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from kingdra.graph import get_clusters
+
+CASES = {
+    # name: (n, m, agreement with the truth, k, t_pos, t_neg)
+    "70k 90% t=10/10": (70_000, 10, 0.9, 10, 10, 10),
+    "70k 70% t=10/10": (70_000, 10, 0.7, 10, 10, 10),
+    "70k 90% t=9/10": (70_000, 10, 0.9, 10, 9, 10),
+    "70k 90% t=8/10": (70_000, 10, 0.9, 10, 8, 10),
+    "70k 70% t=9/10": (70_000, 10, 0.7, 10, 9, 10),
+    "70k 70% t=8/10": (70_000, 10, 0.7, 10, 8, 10),
+    "70k 90% t=5/5": (70_000, 10, 0.9, 10, 5, 5),
+    "70k 70% t=5/5": (70_000, 10, 0.7, 10, 5, 5),
+    "5k 90% t=8/8": (5_000, 10, 0.9, 10, 8, 8),
+}
+QUICK = ["5k 90% t=8/8"]
+
+
+def make_labels(n: int, m: int, agreement: float, seed: int = 0, n_classes: int = 10):
+    """m members that each agree with a hidden truth on `agreement` of the points.
+
+    Each member sees the truth through its own label permutation; elsewhere its label is
+    drawn uniformly (so a flip keeps the true label 1/n_classes of the time).
+    """
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_classes, n)
+    labels = np.empty((n, m), dtype=np.int64)
+    for j in range(m):
+        col = rng.permutation(n_classes)[truth]
+        flip = rng.random(n) >= agreement
+        col[flip] = rng.integers(0, n_classes, int(flip.sum()))
+        labels[:, j] = col
+    return labels, truth
+
+
+def naive_get_clusters(labels, k, t_pos, t_neg):
+    """Algorithm 1 as a per-node loop: every remaining node compared with all remaining nodes."""
+    n, m = labels.shape
+    in_graph = np.ones(n, dtype=bool)
+    clusters = []
+    for _ in range(k):
+        nodes = np.flatnonzero(in_graph)
+        if len(nodes) == 0:
+            break
+        sub = labels[nodes]
+        best, best_degree = -1, -1
+        for i in nodes:
+            degree = int(((sub == labels[i]).sum(axis=1) >= t_pos).sum()) - 1
+            if degree > best_degree:
+                best, best_degree = i, degree
+        agreement = (sub == labels[best]).sum(axis=1)
+        members = nodes[agreement >= t_pos]
+        clusters.append(np.concatenate([[best], members[members != best]]))
+        in_graph[nodes[m - agreement < t_neg]] = False
+    return clusters
+
+
+def run_case(name: str) -> dict:
+    n, m, agreement, k, t_pos, t_neg = CASES[name]
+    labels, _ = make_labels(n, m, agreement)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    result = get_clusters(labels, k, t_pos, t_neg)
+    seconds = time.perf_counter() - start
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tracemalloc.start()
+    get_clusters(labels, k, t_pos, t_neg)
+    alloc = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    sizes = [len(c) for c in result.clusters]
+    return {
+        "case": name,
+        "seconds": seconds,
+        "rss_mb": rss_after,
+        "import_rss_mb": rss_before,
+        "alloc_mb": alloc,
+        "clusters": len(sizes),
+        "sizes": f"{min(sizes)}..{max(sizes)}" if sizes else "-",
+    }
+
+
+def side_by_side(n: int = 10_000) -> dict:
+    labels, _ = make_labels(n, 10, 0.9, seed=1)
+    start = time.perf_counter()
+    fast = get_clusters(labels, 10, 10, 10).clusters
+    fast_s = time.perf_counter() - start
+    start = time.perf_counter()
+    slow = naive_get_clusters(labels, 10, 10, 10)
+    naive_s = time.perf_counter() - start
+    same = len(fast) == len(slow) and all(
+        np.array_equal(a, b) for a, b in zip(fast, slow, strict=True)
+    )
+    return {"n": n, "kingdra_s": fast_s, "naive_s": naive_s, "same": same}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    import os
+
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="skip the n = 70,000 cases")
+    parser.add_argument("--naive-n", type=int, default=10_000, help="n for the side-by-side")
+    args = parser.parse_args(argv)
+    if args.case:
+        print(json.dumps(run_case(args.case)))
+        return
+    print(f"machine: {machine()}")
+    print(f"{'case':<18} {'time s':>8} {'peak RSS MB':>12} {'import MB':>10} {'alloc MB':>9}  clusters")
+    for name in QUICK if args.quick else CASES:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.bench_graph", "--case", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{row['case']:<18} {row['seconds']:>8.3f} {row['rss_mb']:>12.0f} "
+            f"{row['import_rss_mb']:>10.0f} {row['alloc_mb']:>9.1f}  "
+            f"{row['clusters']} of sizes {row['sizes']}"
+        )
+    row = side_by_side(args.naive_n)
+    print(
+        f"\nside by side, n = {row['n']}, m = 10, 90% agreement, t = 10/10, k = 10: "
+        f"kingdra {row['kingdra_s']:.3f} s, per-node loop {row['naive_s']:.1f} s, "
+        f"ratio {row['naive_s'] / row['kingdra_s']:.0f}x, same clusters: {row['same']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
