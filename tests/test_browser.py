@@ -31,7 +31,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TINY = {"n_models": 5, "hidden": [64], "epochs_base": 2, "epochs_iter": 2, "min_confidence": 0.0}
+TINY = {"n_models": 4, "hidden": [32], "epochs_base": 2, "epochs_iter": 1, "min_confidence": 0.0}
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -162,12 +162,12 @@ def test_graph_moves_with_t_pos_and_steps_algorithm_1(page):
     title_before = page.locator(".st-key-graph_chart .gtitle").last.text_content()
     legend_before = page.locator(".st-key-graph_chart .legend").last.text_content()
     labelled_before = _metric(page, "pseudo-labelled")
-    assert "t_pos=5" in title_before
+    assert "t_pos=4" in title_before
     page.screenshot(path=str(ARTIFACTS / "graph.png"), full_page=True)
 
-    _press(page, "graph_t_pos", "ArrowLeft", 2)  # t_pos 5 -> 3: more positive edges
+    _press(page, "graph_t_pos", "ArrowLeft", 2)  # t_pos 4 -> 2: more positive edges
     page.wait_for_function(
-        "() => document.querySelector('.st-key-graph_chart .gtitle').textContent.includes('t_pos=3')"
+        "() => document.querySelector('.st-key-graph_chart .gtitle').textContent.includes('t_pos=2')"
     )
     _settled(page)
     legend = page.locator(".st-key-graph_chart .legend").last.text_content()

@@ -1,0 +1,203 @@
+"""AppTest for every page: default render, the main controls by key, the error paths.
+
+Training runs for real in synchronous mode (``KINGDRA_APP_SYNC=1``) with a tiny ensemble;
+the threaded path is covered by ``test_app_runner.py`` and the browser test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TINY = {"n_models": 4, "hidden": [32], "epochs_base": 1, "epochs_iter": 1, "min_confidence": 0.0}
+PAGES = ("home", "data", "train", "graph", "clusters", "history")
+
+
+@pytest.fixture(autouse=True)
+def _sync_env(monkeypatch):
+    monkeypatch.setenv("KINGDRA_APP_SYNC", "1")
+    monkeypatch.setenv("KINGDRA_APP_DEFAULTS", json.dumps(TINY))
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    return at.switch_page(f"pages/{name}.py").run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """One app trained through the Train page (base ensemble + one iteration)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KINGDRA_APP_SYNC", "1")
+    mp.setenv("KINGDRA_APP_DEFAULTS", json.dumps(TINY))
+    at = _page(_app(), "train")
+    at.button(key="train_start").click().run()
+    _ok(at)
+    assert [s.value for s in at.success][0].startswith("base ensemble trained")
+    at.button(key="train_next").click().run()
+    _ok(at)
+    session = at.session_state["kingdra_session"]
+    mp.undo()
+    return session
+
+
+def _with(session) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["kingdra_session"] = session
+    return at.run()
+
+
+@pytest.mark.slow
+def test_home_loads_digits_and_shows_state():
+    at = _app()
+    _ok(at)
+    assert "kingdra" in at.title[0].value
+    side = " ".join(c.value for c in at.sidebar.caption)
+    assert "digits" in side and "not trained" in side and "Device" in side
+
+
+@pytest.mark.parametrize("name", ["graph", "clusters", "history"])
+def test_pages_before_training_point_to_train(name):
+    at = _page(_app(), name)
+    _ok(at)
+    assert any("train the base ensemble first" in w.value for w in at.warning)
+
+
+def test_data_page_loads_builtin_with_preprocessing():
+    at = _page(_app(), "data")
+    _ok(at)
+    at.selectbox(key="builtin_preprocess").set_value("standardise")
+    at.button(key="data_load").click().run()
+    _ok(at)
+    assert any("standardised" in s.value for s in at.success)
+    assert at.metric[0].value == "1,797"
+
+
+def test_data_page_bad_upload_keeps_session():
+    at = _page(_app(), "data")
+    at.file_uploader(key="data_upload").upload("broken.csv", b"a,b\n1,x\n2,3\n", "text/csv")
+    at.run()
+    at.button(key="data_load_upload").click().run()
+    _ok(at)
+    assert at.error and "broken.csv" in at.error[0].value
+    assert at.session_state["kingdra_session"].dataset.name == "digits"
+
+
+def test_data_page_good_upload():
+    rng = np.random.default_rng(0)
+    rows = "\n".join(",".join(f"{v:.3f}" for v in r) for r in rng.normal(size=(40, 3)))
+    at = _page(_app(), "data")
+    at.file_uploader(key="data_upload").upload(
+        "points.csv", ("x,y,z\n" + rows).encode(), "text/csv"
+    )
+    at.run()
+    at.button(key="data_load_upload").click().run()
+    _ok(at)
+    assert not at.error
+    assert at.session_state["kingdra_session"].dataset.X.shape == (40, 3)
+
+
+def test_train_form_rejects_bad_hidden_sizes():
+    at = _page(_app(), "train")
+    at.text_input(key="train_hidden").set_value("64, lots")
+    at.button(key="train_start").click().run()
+    _ok(at)
+    assert "hidden sizes" in at.error[0].value
+    assert not at.session_state["kingdra_session"].trained
+
+
+@pytest.mark.slow
+def test_training_records_snapshots(trained):
+    assert [s.iteration for s in trained.snapshots] == [0, 1]
+    assert trained.latest.member_labels.shape == (1797, 4)
+    assert trained.run_state() == "iteration 1"
+
+
+@pytest.mark.slow
+def test_graph_page_sliders_recompute_mini_clusters(trained):
+    at = _page(_with(trained), "graph")
+    _ok(at)
+    before = [m.value for m in at.metric]
+    at.slider(key="graph_t_pos").set_value(2).run()
+    _ok(at)
+    after = [m.value for m in at.metric]
+    assert after != before
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert "t_pos=2" in chart["layout"]["title"]["text"]
+
+
+def test_graph_page_stepper_and_apply(trained):
+    at = _page(_with(trained), "graph")
+    at.slider(key="graph_t_pos").set_value(4)
+    at.slider(key="graph_t_neg").set_value(3).run()
+    at.slider(key="graph_step").set_value(1).run()
+    _ok(at)
+    assert any(i.value.startswith("Step 1: anchor sample") for i in at.info)
+    at.button(key="graph_apply").click().run()
+    _ok(at)
+    assert trained.thresholds["t_pos"] == 4 and trained.thresholds["t_neg"] == 3
+
+
+def test_graph_page_sweep(trained):
+    at = _page(_with(trained), "graph")
+    at.button(key="graph_sweep").click().run()
+    _ok(at)
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert any(t.get("type") == "heatmap" for s in specs for t in s["data"])
+
+
+def test_clusters_page_gallery_confusion_and_export(trained):
+    at = _page(_with(trained), "clusters")
+    _ok(at)
+    assert len(at.get("image")) >= 4
+    at.radio(key="clusters_kind").set_value("mini-clusters").run()
+    _ok(at)
+    keys = [b.proto.id for b in at.get("download_button")]
+    assert any("clusters_export_csv" in k for k in keys)
+
+
+@pytest.mark.slow
+def test_history_page_and_baselines(trained):
+    at = _page(_with(trained), "history")
+    _ok(at)
+    table = at.dataframe[0].value
+    assert list(table.index) == [0, 1] and table["acc"].between(0, 1).all()
+    at.button(key="history_baselines").click().run()
+    _ok(at)
+    assert {r["name"] for r in trained.baselines} == {"kmeans", "agglomerative"}
+
+
+def test_checkpoint_round_trip_and_bad_upload(trained):
+    data = trained.checkpoint_bytes()
+    at = _page(_app(), "train")
+    at.file_uploader(key="train_ckpt_upload").upload("run.safetensors", data)
+    at.run()
+    at.button(key="train_ckpt_load").click().run()
+    _ok(at)
+    assert any("Resumed at iteration 1" in s.value for s in at.success)
+
+    at = _page(_app(), "train")
+    at.file_uploader(key="train_ckpt_upload").upload("junk.safetensors", b"not a checkpoint")
+    at.run()
+    at.button(key="train_ckpt_load").click().run()
+    _ok(at)
+    assert at.error and "Could not load the checkpoint" in at.error[0].value
+    assert not at.session_state["kingdra_session"].trained
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_after_training(trained, name):
+    _ok(_page(_with(trained), name))

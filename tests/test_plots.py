@@ -1,0 +1,106 @@
+"""Plot builders: pure functions of arrays, checked on what they draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from kingdra import plots
+
+
+def _graph(**kw):
+    xy = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], float)
+    pos = np.array([[0, 1], [2, 3]])
+    neg = np.array([[0, 2], [0, 3], [1, 2], [1, 3]])
+    groups = np.array([0, 0, 1, -1])
+    return plots.graph_figure(xy, pos, neg, groups, node_ids=np.array([10, 11, 12, 13]), **kw)
+
+
+def test_graph_figure_colours_edges_and_nodes():
+    fig = _graph()
+    names = [t.name for t in fig.data]
+    assert names[:2] == ["negative edges (4)", "positive edges (2)"]
+    assert fig.data[0].line.color == plots.NEGATIVE_COLOR
+    assert fig.data[1].line.color == plots.POSITIVE_COLOR
+    # Each edge is a segment (2 points + a gap).
+    assert len(fig.data[1].x) == 2 * 3
+    nodes = {t.name: t for t in fig.data[2:]}
+    assert set(nodes) == {"mini-cluster 0", "mini-cluster 1", "unassigned"}
+    assert nodes["unassigned"].marker.color == plots.UNASSIGNED_COLOR
+    assert list(nodes["mini-cluster 0"].customdata) == [10, 11]
+
+
+def test_graph_figure_samples_edges_and_says_so():
+    fig = _graph(max_neg_edges=2)
+    assert len(fig.data[0].x) == 2 * 3
+    assert "2 of 4 negative edges drawn" in fig.layout.title.text
+
+
+def test_graph_figure_stepper_marks_anchor_faded_and_removed():
+    fig = _graph(
+        anchor=1, faded=np.array([False, False, False, True]), removing=np.array([0, 0, 1, 0], bool)
+    )
+    names = [t.name for t in fig.data]
+    assert "anchor" in names and "removed at this step" in names and "removed" in names
+    anchor = fig.data[names.index("anchor")]
+    assert list(anchor.customdata) == [11] and anchor.marker.size > 15
+    assert any(n.startswith("anchor's positive edges") for n in names)
+
+
+def test_graph_figure_rejects_wrong_group_length():
+    with pytest.raises(ValueError, match="node_groups"):
+        plots.graph_figure(np.zeros((3, 2)), [], [], np.zeros(2))
+
+
+def test_limit_pairs_is_seeded_and_bounded():
+    pairs = np.arange(200).reshape(100, 2)
+    a, total = plots.limit_pairs(pairs, 10, seed=3)
+    b, _ = plots.limit_pairs(pairs, 10, seed=3)
+    assert total == 100 and len(a) == 10 and np.array_equal(a, b)
+    with pytest.raises(ValueError):
+        plots.limit_pairs(pairs, -1)
+
+
+def test_sweep_heatmaps_with_and_without_precision():
+    sweep = {
+        "t_pos": np.array([1, 2]),
+        "t_neg": np.array([1, 2, 3]),
+        "coverage": np.full((2, 3), 0.5),
+        "precision": np.full((2, 3), 0.9),
+    }
+    fig = plots.sweep_heatmaps(sweep)
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert np.asarray(fig.data[0].z).shape == (2, 3)
+    sweep.pop("precision")
+    assert len(plots.sweep_heatmaps(sweep).data) == 1
+
+
+def test_history_and_member_figures():
+    rows = [
+        {"iteration": 0, "acc": 0.8, "precision": 0.95, "n_labelled": 100},
+        {"iteration": 1, "acc": 0.9, "precision": None, "n_labelled": 300},
+    ]
+    fig = plots.history_figure(rows)
+    assert list(fig.data[0].y) == [0.8, 0.9]
+    assert np.isnan(fig.data[1].y[1]) and list(fig.data[2].y) == [100, 300]
+    bar = plots.member_accuracy_figure([0.5, 0.75])
+    assert list(bar.data[0].y) == [0.5, 0.75]
+
+
+def test_agreement_confusion_embedding_loss_and_sizes():
+    assert isinstance(plots.agreement_heatmap(np.eye(3)), go.Figure)
+    with pytest.raises(ValueError, match="square"):
+        plots.agreement_heatmap(np.zeros((2, 3)))
+    conf = plots.confusion_figure(np.array([[3, 1], [0, 4]]), ["a", "b"], [1, 0])
+    assert np.asarray(conf.data[0].z).sum() == 8
+    emb = plots.embedding_figure(
+        np.random.default_rng(0).normal(size=(6, 2)),
+        np.array([0, 0, 1, 1, -1, 1]),
+        wrong=np.array([0, 1, 0, 0, 0, 0], bool),
+    )
+    assert sorted(t.name for t in emb.data) == ["cluster 0", "cluster 1", "unassigned"]
+    assert list(emb.data[1].customdata) == [0, 1]
+    loss = plots.loss_curves_figure([{"total": 2.0, "im": 1.0}, {"total": 1.5, "im": 0.5}])
+    assert [t.visible for t in loss.data] == [True, "legendonly"]
+    assert list(plots.sizes_figure([5, 3]).data[0].y) == [5, 3]
