@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+import warnings
 
 import numpy as np
 
@@ -33,9 +34,8 @@ CASES = {
     "70k 70% t=8/10": (70_000, 10, 0.7, 10, 8, 10),
     "70k 90% t=5/5": (70_000, 10, 0.9, 10, 5, 5),
     "70k 70% t=5/5": (70_000, 10, 0.7, 10, 5, 5),
-    "5k 90% t=8/8": (5_000, 10, 0.9, 10, 8, 8),
 }
-QUICK = ["5k 90% t=8/8"]
+QUICK = ["70k 90% t=10/10"]
 
 
 def make_labels(n: int, m: int, agreement: float, seed: int = 0, n_classes: int = 10):
@@ -115,6 +115,31 @@ def side_by_side(n: int = 10_000) -> dict:
     return {"n": n, "kingdra_s": fast_s, "naive_s": naive_s, "same": same}
 
 
+def app_sized(n: int = 5_000) -> list[dict]:
+    """What the app recomputes on a threshold change: one run per setting, and a full sweep."""
+    from kingdra.pseudo import threshold_sweep  # imports scikit-learn: keep it out of --case
+
+    warnings.simplefilter("ignore", UserWarning)  # fewer than k mini-clusters is expected here
+    rows = []
+    for agreement in (0.9, 0.7):
+        labels, truth = make_labels(n, 10, agreement, seed=2)
+        worst, worst_t = 0.0, None
+        for t in range(1, 11):
+            for t_neg in (t, 10):
+                start = time.perf_counter()
+                get_clusters(labels, 10, t, t_neg)
+                seconds = time.perf_counter() - start
+                if seconds > worst:
+                    worst, worst_t = seconds, (t, t_neg)
+        start = time.perf_counter()
+        threshold_sweep(labels, 10, range(1, 11), range(1, 11), y_true=truth)
+        sweep = time.perf_counter() - start
+        rows.append(
+            {"agreement": agreement, "worst_s": worst, "worst_t": worst_t, "sweep_s": sweep}
+        )
+    return rows
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -124,7 +149,9 @@ def machine() -> str:
         pass
     import os
 
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+    )
 
 
 def main(argv=None) -> None:
@@ -137,7 +164,9 @@ def main(argv=None) -> None:
         print(json.dumps(run_case(args.case)))
         return
     print(f"machine: {machine()}")
-    print(f"{'case':<18} {'time s':>8} {'peak RSS MB':>12} {'import MB':>10} {'alloc MB':>9}  clusters")
+    print(
+        f"{'case':<18} {'time s':>8} {'peak RSS MB':>12} {'import MB':>10} {'alloc MB':>9}  clusters"
+    )
     for name in QUICK if args.quick else CASES:
         out = subprocess.run(
             [sys.executable, "-m", "benchmarks.bench_graph", "--case", name],
@@ -150,6 +179,13 @@ def main(argv=None) -> None:
             f"{row['case']:<18} {row['seconds']:>8.3f} {row['rss_mb']:>12.0f} "
             f"{row['import_rss_mb']:>10.0f} {row['alloc_mb']:>9.1f}  "
             f"{row['clusters']} of sizes {row['sizes']}"
+        )
+    print("\napp-sized, n = 5,000, m = 10, k = 10 (in this process):")
+    for row in app_sized():
+        print(
+            f"  {row['agreement']:.0%} agreement: slowest get_clusters over t_pos = 1..10 "
+            f"(t_neg = t_pos or 10) {row['worst_s']:.3f} s at t = {row['worst_t'][0]}/"
+            f"{row['worst_t'][1]}; 10 x 10 threshold_sweep with precision {row['sweep_s']:.2f} s"
         )
     row = side_by_side(args.naive_n)
     print(

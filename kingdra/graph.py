@@ -25,7 +25,9 @@ come from one of two exact methods, picked by estimated cost:
   For ``t_pos = m`` this is just the count of identical signatures.
 
 Removal only lowers degrees, so the anchor search is lazy: stale degrees are upper bounds, and
-only the best candidates are recomputed until the best one is exact.
+only the best candidates are recomputed until the best one is exact. When the u x u agreement
+is small enough to cache (threshold sweeps), removal instead subtracts the removed signatures'
+edges exactly.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ __all__ = ["GetClustersResult", "Step", "edges", "get_clusters", "mini_clusters"
 
 _BLOCK_ELEMENTS = 1 << 22  # float32 entries per agreement block (16 MB)
 _CACHE_MAX_SIGNATURES = 6000  # int8 u x u agreement cached for sweeps below this (36 MB)
+_ONEHOT_MAX_ENTRIES = 50_000_000  # (u, K) one-hot beyond this: compare columns instead
 _MASKS_MAX_ENTRIES = 40_000_000  # signatures x masks slot ids held by "masks" (int32)
 
 
@@ -229,16 +232,29 @@ class _SignatureGraph:
             self._onehot = oh
         return self._onehot
 
-    def _agreement_block(self, rows) -> np.ndarray:
-        """Agreement of signatures ``rows`` with all, (b, u): cached int8 or float32 products."""
-        if self._agreement is not None:
-            return self._agreement[rows]
-        oh = self.onehot
-        return oh[rows] @ oh.T
+    def _agreement_block(self, rows, cols=None) -> np.ndarray:
+        """Agreement of signatures ``rows`` with ``cols`` (default all), (b, c).
 
-    def positive_mask(self, rows, t_pos: int) -> np.ndarray:
-        """float32 (b, u): 1 where signatures ``rows`` and each signature have a positive edge."""
-        agreement = self._agreement_block(rows)
+        Cached int8, or float32 holding exact small integers.
+        """
+        if self._agreement is not None:
+            block = self._agreement[rows]
+            return block if cols is None else block[:, cols]
+        sig = self.sig[rows]
+        other = self.sig if cols is None else self.sig[cols]
+        # Few rows (lazy recomputes) or many label values: compare columns. Small products
+        # are slow in a threaded BLAS on a busy machine, and a huge one-hot would not fit.
+        if len(sig) <= 64 or sum(self.radix) * self.u > _ONEHOT_MAX_ENTRIES:
+            out = np.zeros((len(sig), len(other)), dtype=np.float32)
+            for j in range(self.m):
+                out += sig[:, j, None] == other[None, :, j]
+            return out
+        oh = self.onehot
+        return oh[rows] @ (oh if cols is None else oh[cols]).T
+
+    def positive_mask(self, rows, t_pos: int, cols=None) -> np.ndarray:
+        """float32 (b, c): 1 where signatures ``rows`` and ``cols`` have a positive edge."""
+        agreement = self._agreement_block(rows, cols)
         out = agreement if agreement.dtype == np.float32 else np.empty(agreement.shape, np.float32)
         return np.greater_equal(agreement, t_pos, out=out, casting="unsafe")
 
@@ -268,7 +284,7 @@ class _SignatureGraph:
         n_masks = sum(math.comb(self.m, s) for s in range(d + 1))
         if n_masks * self.u > _MASKS_MAX_ENTRIES:
             return "matmul"
-        cost_masks = n_masks * self.u * (self.m + math.log2(self.u + 1)) * 4e-9
+        cost_masks = n_masks * self.u * (self.m + math.log2(self.u + 1)) * 8e-9
         if self._agreement is not None:
             cost_matmul = self.u * self.u * 3e-9
         else:
@@ -386,9 +402,10 @@ class _MatmulDegrees:
         self.weights = self.graph.counts.astype(self.dtype)
         self.exact = None if self._initial is None else self._initial.copy()
 
-    def _positive_weight(self, rows) -> np.ndarray:
-        positive = self.graph.positive_mask(rows, self.t_pos)  # (b, u) float32 0/1
-        return np.rint(positive @ self.weights).astype(np.int64) - 1
+    def _positive_weight(self, rows, cols=None) -> np.ndarray:
+        positive = self.graph.positive_mask(rows, self.t_pos, cols)  # (b, c) float32 0/1
+        weights = self.weights if cols is None else self.weights[cols]
+        return np.rint(positive @ weights).astype(np.int64) - 1
 
     def initial(self) -> np.ndarray:
         u = self.graph.u
@@ -402,9 +419,11 @@ class _MatmulDegrees:
         return out
 
     def degrees(self, groups: np.ndarray) -> np.ndarray:
-        u = self.graph.u
-        block = max(1, _BLOCK_ELEMENTS // u)
-        parts = [self._positive_weight(groups[s : s + block]) for s in range(0, len(groups), block)]
+        cols = np.flatnonzero(self.weights)  # only remaining signatures can be neighbours
+        block = max(1, _BLOCK_ELEMENTS // max(1, len(cols)))
+        parts = [
+            self._positive_weight(groups[s : s + block], cols) for s in range(0, len(groups), block)
+        ]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def remove(self, groups: np.ndarray) -> np.ndarray | None:
@@ -437,7 +456,7 @@ class _MaskDegrees:
         self.coef = np.array([(-1) ** (d - s) * math.comb(m - s - 1, d - s) for s, _ in masks])
         small = graph.u * len(masks) < 2**31  # slot ids fit in int32
         self.ids = np.empty((graph.u, len(masks)), dtype=np.int32 if small else np.int64)
-        n_slots = 0
+        n_slots, self.offsets = 0, []
         for i, (s, wild) in enumerate(masks):
             if s == 0:
                 ids = np.arange(graph.u)  # signatures are already distinct
@@ -446,20 +465,27 @@ class _MaskDegrees:
                 ids = _row_ids(graph.sig[:, keep], [graph.radix[j] for j in keep])
                 ids = np.unique(ids, return_inverse=True)[1].reshape(-1)
             self.ids[:, i] = ids + n_slots
+            self.offsets.append(n_slots)
             n_slots += int(ids.max()) + 1
-        self.n_slots = n_slots
+        self.offsets.append(n_slots)
         self.reset()
 
     def reset(self) -> None:
         """Back to the full graph."""
-        weights = np.repeat(self.graph.counts, self.ids.shape[1])
-        self.totals = np.bincount(self.ids.ravel(), weights, self.n_slots).astype(np.int64)
+        counts = self.graph.counts
+        self.totals = np.zeros(
+            self.offsets[-1], dtype=np.int32 if counts.sum() < 2**31 else np.int64
+        )
+        for i in range(self.ids.shape[1]):
+            lo, hi = self.offsets[i], self.offsets[i + 1]
+            self.totals[lo:hi] = np.bincount(self.ids[:, i] - lo, counts, hi - lo)
 
     def degrees(self, groups: np.ndarray) -> np.ndarray:
         block = max(1, _BLOCK_ELEMENTS // self.ids.shape[1])
         out = np.empty(len(groups), dtype=np.int64)
         for s in range(0, len(groups), block):
-            out[s : s + block] = self.totals[self.ids[groups[s : s + block]]] @ self.coef - 1
+            counts = self.totals[self.ids[groups[s : s + block]]].astype(np.int64)
+            out[s : s + block] = counts @ self.coef - 1
         return out
 
     def initial(self) -> np.ndarray:
@@ -468,7 +494,7 @@ class _MaskDegrees:
     def remove(self, groups: np.ndarray) -> None:
         """Drop signatures from the mask counts; degrees become stale upper bounds."""
         weights = np.repeat(self.graph.counts[groups], self.ids.shape[1])
-        np.subtract.at(self.totals, self.ids[groups].ravel(), weights)
+        np.subtract.at(self.totals, self.ids[groups].ravel(), weights.astype(self.totals.dtype))
 
 
 # --------------------------------------------------------------------------- public API

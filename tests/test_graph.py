@@ -319,3 +319,13 @@ def test_reused_graph_matches_brute_force_run_after_run(method):
                 conf = None if gate is None else np.where(gate, 1.0, 0.0)[:, None].repeat(6, 1)
                 reference = brute_force(labels, 10, t_pos, t_neg, conf, 0.5)
                 assert_same(sg.run(10, t_pos, t_neg, gate, method=method, warn=False), reference)
+
+
+def test_many_label_values_use_column_comparison(monkeypatch):
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 4, (300, 5))
+    reference = brute_force(labels, 6, 3, 3)
+    monkeypatch.setattr(graph, "_ONEHOT_MAX_ENTRIES", 0)  # as if K were huge
+    sg = graph._SignatureGraph(labels)
+    assert_same(sg.run(6, 3, 3, method="matmul", warn=False), reference)
+    assert sg._onehot is None
