@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import resource
 import subprocess
@@ -120,6 +121,7 @@ def app_sized(n: int = 5_000) -> list[dict]:
     from kingdra.pseudo import threshold_sweep  # imports scikit-learn: keep it out of --case
 
     warnings.simplefilter("ignore", UserWarning)  # fewer than k mini-clusters is expected here
+    logging.getLogger("kingdra.graph").setLevel(logging.ERROR)
     rows = []
     for agreement in (0.9, 0.7):
         labels, truth = make_labels(n, 10, agreement, seed=2)

@@ -25,9 +25,8 @@ come from one of two exact methods, picked by estimated cost:
   For ``t_pos = m`` this is just the count of identical signatures.
 
 Removal only lowers degrees, so the anchor search is lazy: stale degrees are upper bounds, and
-only the best candidates are recomputed until the best one is exact. When the u x u agreement
-is small enough to cache (threshold sweeps), removal instead subtracts the removed signatures'
-edges exactly.
+only the best candidates are recomputed until the best one is exact. Threshold sweeps keep
+one graph: the u x u agreement (int8, when small) and each ``t_pos``'s initial degrees.
 """
 
 from __future__ import annotations
@@ -351,11 +350,8 @@ class _SignatureGraph:
             remaining &= ~removed_groups
             candidate &= ~removed_groups
             score[removed_groups] = -1
-            exact = degrees.remove(np.flatnonzero(removed_groups))
-            if exact is None:
-                fresh[:] = False  # degrees are now upper bounds, recomputed lazily
-            else:
-                score = np.where(candidate, exact * (n + 1) + (n - first), -1)
+            degrees.remove(np.flatnonzero(removed_groups))
+            fresh[:] = False  # degrees are now upper bounds, recomputed lazily
             n_remaining -= len(removed)
             clusters.append(members)
             steps.append(Step(anchor, degree, members, removed, n_remaining))
@@ -385,22 +381,16 @@ def _select(score, fresh, first, degrees, n: int) -> int:
 
 
 class _MatmulDegrees:
-    """Degrees from blocked one-hot agreement products; removal zeroes the weights.
-
-    With the agreement matrix cached (small u), removal subtracts the removed signatures'
-    contributions exactly, so no degree is ever stale.
-    """
+    """Degrees from blocked agreement products; removal zeroes the removed weights."""
 
     def __init__(self, graph: _SignatureGraph, t_pos: int):
         self.graph, self.t_pos = graph, t_pos
         self.dtype = np.float32 if graph.n < 2**24 else np.float64  # exact integer sums
-        self._initial = None
         self.reset()
 
     def reset(self) -> None:
         """Back to the full graph."""
         self.weights = self.graph.counts.astype(self.dtype)
-        self.exact = None if self._initial is None else self._initial.copy()
 
     def _positive_weight(self, rows, cols=None) -> np.ndarray:
         positive = self.graph.positive_mask(rows, self.t_pos, cols)  # (b, c) float32 0/1
@@ -414,8 +404,6 @@ class _MatmulDegrees:
         for start in range(0, u, block):
             rows = slice(start, min(u, start + block))
             out[rows] = self._positive_weight(rows)
-        if self.graph._agreement is not None:
-            self._initial, self.exact = out.copy(), out.copy()
         return out
 
     def degrees(self, groups: np.ndarray) -> np.ndarray:
@@ -426,20 +414,9 @@ class _MatmulDegrees:
         ]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
-    def remove(self, groups: np.ndarray) -> np.ndarray | None:
-        """Drop signatures from the graph; return exact degrees of all, or None if stale."""
+    def remove(self, groups: np.ndarray) -> None:
+        """Drop signatures from the graph; degrees become stale upper bounds."""
         self.weights[groups] = 0
-        if self.exact is not None and len(groups) > np.count_nonzero(self.weights):
-            self.exact = None  # cheaper to recompute the few left lazily from here on
-        if self.exact is None:
-            return None
-        block = max(1, _BLOCK_ELEMENTS // self.graph.u)
-        weight = self.graph.counts.astype(self.dtype)
-        for s in range(0, len(groups), block):
-            rows = groups[s : s + block]
-            positive = self.graph.positive_mask(rows, self.t_pos)  # (b, u)
-            self.exact -= np.rint(weight[rows] @ positive).astype(np.int64)
-        return self.exact
 
 
 class _MaskDegrees:
