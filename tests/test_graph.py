@@ -329,3 +329,23 @@ def test_many_label_values_use_column_comparison(monkeypatch):
     sg = graph._SignatureGraph(labels)
     assert_same(sg.run(6, 3, 3, method="matmul", warn=False), reference)
     assert sg._onehot is None
+
+
+def test_large_nearly_distinct_signatures_stay_small_in_memory():
+    # 70,000 points, 30 % flips per member: ~53,000 distinct signatures. An n x n boolean
+    # matrix alone would be 4.9 GB; the signature method stays far below 100 MB.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    labels = random_ensemble(rng, 70_000, 10, 10, 0.3, 10)
+    tracemalloc.start()
+    try:
+        result = get_clusters(labels, 10, 10, 10)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20
+    assert len(result.clusters) == 10
+    for cluster in result.clusters:  # t_pos = m: a mini-cluster is one identical signature
+        assert (labels[cluster] == labels[cluster[0]]).all()
+    assert result.initial_degree.max() == max(s.degree for s in result.steps[:1])
