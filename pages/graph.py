@@ -50,7 +50,10 @@ def cached(key, compute):
 
 def positions(method: str) -> np.ndarray:
     if method == "UMAP":
-        return cached(("umap", snap.iteration), lambda: umap_layout(snap.probs))
+        if ("umap", snap.iteration) not in session.cache:
+            with st.spinner("UMAP of the ensemble probabilities (once per iteration)…"):
+                cached(("umap", snap.iteration), lambda: umap_layout(snap.probs))
+        return session.cache[("umap", snap.iteration)]
     return cached(
         ("agreement", snap.iteration), lambda: agreement_layout(snap.member_labels, n_classes)
     )
@@ -174,6 +177,11 @@ def graph_panel() -> None:
         file_name=f"graph-it{snap.iteration}.html", mime="text/html", on_click="ignore",
         key="graph_export_html",
     )  # fmt: skip
+
+    st.caption(
+        "PNG of any chart: the camera icon in its toolbar (drawn in the browser; server-side "
+        "PNG export would need kaleido and Chrome, which are not dependencies)."
+    )
 
     st.subheader("Algorithm 1, step by step")
     st.caption(

