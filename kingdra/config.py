@@ -197,15 +197,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     "fast": dict(
         n_models=10,
-        hidden=(256, 256),
-        noise_std=0.3,
-        im_weight=0.1,
+        hidden=(256, 256),  # 1200-wide layers cost ~20x more; 128 was ~2 points worse on digits
+        noise_std=0.15,  # 0.3 was worse on 64-d digits (base ensemble ACC 0.80 vs 0.83)
+        im_weight=1.0,  # the paper's eq. 11 weight; 0.1 left outputs near-uniform in few epochs
         mu=4.0,
         kl_weight=1.0,
         lr=0.002,
         batch_size=64,
-        epochs_base=5,
-        epochs_iter=3,
+        epochs_base=8,
+        epochs_iter=2,
         n_iter=5,
         min_confidence=0.9,
     ),

@@ -86,27 +86,58 @@ def check_data(X: Any, n_clusters: int) -> np.ndarray:
     return arr
 
 
-def align_members(member_labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Permutations that map each member's classes onto member 0's (Hungarian on co-occurrence).
+def _match(reference: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, int]:
+    """Hungarian map of ``labels``' classes onto ``reference``'s; returns (order, agreement)."""
+    co = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(co, (reference, labels), 1)
+    rows, cols = linear_sum_assignment(-co)
+    order = np.arange(n_classes)
+    order[rows] = cols
+    return order, int(co[rows, cols].sum())
+
+
+def align_members(
+    member_labels: np.ndarray,
+    n_classes: int,
+    reference: int | None = 0,
+    probs: np.ndarray | None = None,
+    refine: int = 0,
+) -> np.ndarray:
+    """Permutations that map each member's classes onto a common labelling.
 
     Parameters
     ----------
     member_labels : (n, m) int array
     n_classes : int
+    reference : int or None
+        Member whose classes are the common labelling. ``None`` picks the medoid: the member
+        that agrees most (after matching) with all the others, so that one poor member
+        cannot drag the whole ensemble onto its partition.
+    probs : (m, n, k) array, optional
+        Needed for ``refine``.
+    refine : int
+        Rounds of re-matching every member to the current consensus (argmax of the aligned
+        average of ``probs``).
 
     Returns
     -------
     (m, n_classes) int array ``order``: member ``j``'s class ``order[j, a]`` corresponds to
-    member 0's class ``a``, so ``probs[j][:, order[j]]`` is aligned to member 0.
+    common class ``a``, so ``probs[j][:, order[j]]`` is aligned.
     """
     n, m = member_labels.shape
-    order = np.tile(np.arange(n_classes), (m, 1))
-    ref = member_labels[:, 0]
-    for j in range(1, m):
-        co = np.zeros((n_classes, n_classes), dtype=np.int64)
-        np.add.at(co, (ref, member_labels[:, j]), 1)
-        rows, cols = linear_sum_assignment(-co)
-        order[j, rows] = cols
+    if reference is None:
+        agreement = np.zeros((m, m))
+        for a in range(m):
+            for b in range(a + 1, m):
+                agreement[a, b] = agreement[b, a] = _match(
+                    member_labels[:, a], member_labels[:, b], n_classes
+                )[1]
+        reference = int(agreement.sum(axis=1).argmax())
+    ref = member_labels[:, reference]
+    order = np.stack([_match(ref, member_labels[:, j], n_classes)[0] for j in range(m)])
+    for _ in range(refine if probs is not None else 0):
+        consensus = np.mean([probs[j][:, order[j]] for j in range(m)], axis=0).argmax(axis=1)
+        order = np.stack([_match(consensus, member_labels[:, j], n_classes)[0] for j in range(m)])
     return order
 
 
@@ -381,7 +412,9 @@ class KingdraEngine:
         self.probs = self.member_probs()
         self.member_labels = self.probs.argmax(axis=2).T.astype(np.int64)  # (n, m)
         self.confidence = self.probs.max(axis=2).T  # (n, m)
-        self._alignment = align_members(self.member_labels, self.config.n_clusters)
+        self._alignment = align_members(
+            self.member_labels, self.config.n_clusters, reference=None, probs=self.probs, refine=3
+        )
         return self.member_labels
 
     def build_graph(
@@ -523,7 +556,7 @@ class KingdraEngine:
 
     # -- results ----------------------------------------------------------------------------
     def _aligned_mean(self, probs: np.ndarray) -> np.ndarray:
-        """Average of the members' probabilities after aligning their classes to member 0."""
+        """Average of the members' probabilities after aligning their classes (see align_members)."""
         if self.config.stage == "single":
             return probs[0]
         order = self._alignment
@@ -533,7 +566,11 @@ class KingdraEngine:
 
     @property
     def ensemble_probs(self) -> np.ndarray:
-        """(n, k) final probabilities: aligned average over members (member 0 for "single")."""
+        """(n, k) final probabilities: aligned average over members (member 0 for "single").
+
+        Members are matched (Hungarian on label co-occurrence) to the medoid member, the one
+        agreeing most with the others, then re-matched to the consensus three times.
+        """
         if self.probs is None:
             raise ValueError("no predictions yet: call train_base() (or predict()) first")
         return self._aligned_mean(self.probs)
