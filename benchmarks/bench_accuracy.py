@@ -222,6 +222,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="fast", choices=("fast", "paper"))
     parser.add_argument("--quick", action="store_true", help="digits, 1 seed, no sweep")
     parser.add_argument("--no-sweep", action="store_true", help="skip the ensemble-size sweep")
+    parser.add_argument(
+        "--sweep-seeds", type=int, default=None, help="seeds for the sweep (default: --seeds)"
+    )
     parser.add_argument("--dot", default="digits", help="datasets also run with Ladder-Dot")
     parser.add_argument("--data-dir", default="../shared/data", help="folder with mnist/*.gz")
     parser.add_argument("--device", default="auto")
@@ -261,6 +264,7 @@ def main(argv=None) -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{device_description(device)}",
         "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "preset": args.preset,
         "overrides": overrides,
         "seeds": seeds,
@@ -307,7 +311,7 @@ def main(argv=None) -> int:
                     kingdra_run(
                         X, y, k, args.preset, "ladder-im", s, device, **{**overrides, "n_models": m}
                     )
-                    for s in seeds
+                    for s in seeds[: args.sweep_seeds or len(seeds)]
                 ]
                 sweep.append(
                     {
