@@ -19,5 +19,10 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-sidebar(get_session())
-page.run()
+session = get_session()
+try:
+    page.run()
+finally:
+    # Drawn after the page so it shows what the page just did (e.g. training started);
+    # also after st.stop() on pages that have nothing to show yet.
+    sidebar(session)

@@ -209,18 +209,18 @@ def graph_figure(
             )
         )
 
-    caption = [f"{s:,} nodes"]
+    caption = [f"{s:,} nodes drawn"]
     if pos_total > len(pos_kept):
         caption.append(f"{len(pos_kept):,} of {pos_total:,} positive edges drawn")
     if neg_total > len(neg_kept):
         caption.append(f"{len(neg_kept):,} of {neg_total:,} negative edges drawn")
     fig.update_layout(
-        title=(title + " · " if title else "") + ", ".join(caption),
+        title=(f"{title}<br><sup>" if title else "<sup>") + " · ".join(caption) + "</sup>",
         height=height,
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x"},
         legend={"itemsizing": "constant"},
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
         dragmode="lasso",
         plot_bgcolor="white",
     )

@@ -127,8 +127,7 @@ if submitted:
     except ValueError as err:
         st.error(str(err))
     else:
-        if session.runner.is_running():
-            st.rerun()  # redraw the sidebar and buttons in their "training" state
+        running = session.runner.is_running()
 
 b1, b2, b3, b4 = st.columns([1, 1, 1, 1])
 can_iterate = session.trained and not running
@@ -138,8 +137,7 @@ if b1.button("Next iteration", key="train_next", disabled=not can_iterate):
     except ValueError as err:
         st.error(str(err))
     else:
-        if session.runner.is_running():
-            st.rerun()
+        running = session.runner.is_running()
 n_iter = b2.number_input("N", 1, 100, value=3, key="train_n", label_visibility="collapsed")
 if b3.button(f"Run {int(n_iter)} iterations", key="train_run_n", disabled=not can_iterate):
     try:
@@ -147,8 +145,7 @@ if b3.button(f"Run {int(n_iter)} iterations", key="train_run_n", disabled=not ca
     except ValueError as err:
         st.error(str(err))
     else:
-        if session.runner.is_running():
-            st.rerun()
+        running = session.runner.is_running()
 if b4.button("Stop", key="train_stop", disabled=not session.runner.is_running()):
     session.runner.stop()
     st.toast("Stopping after the current batch…")
