@@ -320,6 +320,9 @@ def history_figure(history: Sequence[Mapping[str, object]]) -> go.Figure:
     )
     for c in (1, 2, 3):
         fig.update_xaxes(title_text="iteration", row=1, col=c, dtick=1)
+    for c in (1, 2):
+        fig.update_yaxes(range=[0, 1.02], row=1, col=c)
+    fig.update_yaxes(rangemode="tozero", row=1, col=3)
     fig.update_layout(height=330, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
