@@ -184,6 +184,19 @@ def test_align_members_recovers_permutation():
     np.testing.assert_array_equal(order[1], perm)  # member 1's class perm[a] is member 0's a
 
 
+def test_align_members_medoid_ignores_a_poor_member_0():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 4, 300)
+    perms = [np.array(p) for p in ([1, 2, 3, 0], [3, 2, 1, 0], [0, 1, 3, 2])]
+    noise = rng.integers(0, 4, 300)  # member 0 is random
+    labels = np.stack([noise] + [p[truth] for p in perms], axis=1)
+    order = align_members(labels, 4, reference=None)
+    aligned = np.stack([np.argsort(order[j])[labels[:, j]] for j in range(4)], axis=1)
+    # members 1..3 map onto one common labelling
+    np.testing.assert_array_equal(aligned[:, 1], aligned[:, 2])
+    np.testing.assert_array_equal(aligned[:, 1], aligned[:, 3])
+
+
 def test_save_state_round_trip(trained, digits):
     X, y = digits
     tensors, meta = trained.state_dict_for_save()
