@@ -45,7 +45,9 @@ def epoch_seconds(X: np.ndarray, config: KingdraConfig, device: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=int, default=10, help="ensemble size m")
-    parser.add_argument("--hidden", default="128,128;256,256;1200,1200", help="';'-separated widths")
+    parser.add_argument(
+        "--hidden", default="128,128;256,256;1200,1200", help="';'-separated widths"
+    )
     parser.add_argument("--rows", type=int, default=640, help="digits rows used (<= 1797)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
