@@ -33,6 +33,8 @@ ARGS = [
 ]
 TINY = {"n_models": 4, "hidden": [32], "epochs_base": 2, "epochs_iter": 1, "min_confidence": 0.0}
 
+CHART = ".st-key-graph_chart[data-stale=false]"  # the graph as drawn by the latest run
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
@@ -135,7 +137,7 @@ def _press(page, key: str, button: str, times: int) -> None:
 
 
 def test_sidebar_shows_dataset_and_state(page):
-    page.wait_for_selector("text=Device:")
+    page.wait_for_selector("[data-testid=stSidebar] >> text=Device:")
     _settled(page)
     side = page.locator("[data-testid=stSidebar]").inner_text()
     assert "digits" in side and "not trained" in side and "CPU" in side
@@ -147,7 +149,8 @@ def test_train_base_ensemble_in_background(page):
     # The progress bar is drawn by a fragment while the worker thread trains.
     page.wait_for_selector("[data-testid=stProgress]", timeout=60_000)
     page.wait_for_selector("[data-testid=stSidebar] >> text=/training/")
-    page.wait_for_selector("text=/epoch [0-9]+\\/2/", timeout=120_000)
+    # The fragment redraws the bar every second: epoch counter or, if quick, the end.
+    page.wait_for_selector("text=/epoch [12]\\/2|base ensemble trained/", timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "train-progress.png"))
     page.wait_for_selector("text=base ensemble trained", timeout=300_000)
     page.screenshot(path=str(ARTIFACTS / "train-done.png"), full_page=True)
@@ -159,18 +162,19 @@ def test_graph_moves_with_t_pos_and_steps_algorithm_1(page):
     page.wait_for_selector(".st-key-graph_t_pos [data-testid=stSlider]")
     _settled(page)
     page.wait_for_selector(".st-key-graph_chart .main-svg")
-    title_before = page.locator(".st-key-graph_chart .gtitle").last.text_content()
-    legend_before = page.locator(".st-key-graph_chart .legend").last.text_content()
+    title_before = page.locator(f"{CHART} .gtitle").text_content()
+    legend_before = page.locator(f"{CHART} .legend").text_content()
     labelled_before = _metric(page, "pseudo-labelled")
     assert "t_pos=4" in title_before
     page.screenshot(path=str(ARTIFACTS / "graph.png"), full_page=True)
 
     _press(page, "graph_t_pos", "ArrowLeft", 2)  # t_pos 4 -> 2: more positive edges
     page.wait_for_function(
-        "() => document.querySelector('.st-key-graph_chart .gtitle').textContent.includes('t_pos=2')"
+        "s => (document.querySelector(s)?.textContent ?? '').includes('t_pos=2')",
+        arg=f"{CHART} .gtitle",
     )
     _settled(page)
-    legend = page.locator(".st-key-graph_chart .legend").last.text_content()
+    legend = page.locator(f"{CHART} .legend").text_content()
     edge_counts = re.compile(r"positive edges \(([0-9,]+)\)")
     assert int(edge_counts.search(legend)[1].replace(",", "")) > int(
         edge_counts.search(legend_before)[1].replace(",", "")
