@@ -269,6 +269,9 @@ class KingdraEngine:
         rows = []
         for j in range(m):
             classes = [c for c in np.unique(pseudo[:, j]) if c >= 0]
+            if not classes:  # nothing labelled for this member: rows whose targets are -1
+                rows.append(torch.from_numpy(np.flatnonzero(pseudo[:, j] < 0)[:1]).repeat(total))
+                continue
             per_class = math.ceil(total / len(classes))
             streams = []
             for c in classes:
