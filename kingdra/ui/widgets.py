@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from kingdra.ui.session import AppSession
@@ -82,7 +80,3 @@ def need_training(session: AppSession, what: str) -> bool:
         st.warning(f"Nothing trained yet: train the base ensemble first to see {what}.")
     st.page_link(TRAIN_PAGE, label="Go to Train", icon=":material/model_training:")
     return True
-
-
-def is_sync() -> bool:
-    return os.environ.get("KINGDRA_APP_SYNC", "") not in ("", "0", "false", "no")
