@@ -37,8 +37,13 @@ def defaults(preset: str) -> dict:
     return values
 
 
-def fill_form(preset: str) -> None:
-    for key, value in defaults(preset).items():
+def fill_form(preset: str, config: KingdraConfig | None = None) -> None:
+    """Put the preset's values (or the current run's, when given) into the form's widgets."""
+    values = defaults(preset)
+    if config is not None:
+        values.update(config.to_dict())
+        values["hidden"] = ", ".join(str(h) for h in config.hidden)
+    for key, value in values.items():
         if key in FIELDS:
             st.session_state[f"train_{key}"] = value
 
@@ -86,9 +91,12 @@ preset = st.selectbox(
     key="train_preset",
     help="fast: small networks, about a minute on digits on a CPU. paper: the authors' numbers.",
 )
-if "train_n_models" not in st.session_state or st.session_state.get("_train_filled") != preset:
+if st.session_state.get("_train_filled") != preset:
     fill_form(preset)
     st.session_state["_train_filled"] = preset
+elif "train_n_models" not in st.session_state:
+    # Streamlit drops widget state when another page was shown: restore the run's values.
+    fill_form(preset, session.config)
 
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
