@@ -226,6 +226,9 @@ def test_config_presets_and_round_trip():
         again = KingdraConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
         assert again == cfg
     assert KingdraConfig(n_models=7).resolved_t_pos == 7
+    assert KingdraConfig.from_preset("fast", base="ladder-dot").min_confidence == 0.0
+    dot = KingdraConfig.from_preset("fast", base="ladder-dot", min_confidence=0.5)
+    assert dot.min_confidence == 0.5
     assert KingdraConfig(hidden=(10, 10, 10)).resolved_denoise_weights == (1000, 10, 0.1, 0.1, 0.1)
 
 
