@@ -22,8 +22,6 @@ from kingdra.checkpoint import (
 from kingdra.config import KingdraConfig
 from kingdra.engine import KingdraEngine
 
-torch.set_num_threads(1)  # tiny models: one thread is as fast and immune to a busy machine
-
 
 @pytest.fixture(scope="module")
 def data():

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from sklearn.datasets import load_digits
 
 from kingdra.cli import ProgressBar, build_parser, main
 from kingdra.engine import Progress
 from kingdra.estimator import KingdraCluster
 
-torch.set_num_threads(1)  # tiny models: one thread is as fast and immune to a busy machine
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--n-models", "3", "--hidden", "32", "--epochs-base", "2", "--n-iter", "1"]
 TINY += ["--epochs-iter", "1", "--min-confidence", "0", "--device", "cpu"]

@@ -13,15 +13,6 @@ from kingdra.engine import Cancelled, KingdraEngine, Progress, align_members
 from kingdra.metrics import cluster_accuracy
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Small models: one thread avoids OpenMP contention on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits(return_X_y=True)

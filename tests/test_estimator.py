@@ -4,15 +4,12 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 
 from kingdra.estimator import KingdraCluster
 from kingdra.metrics import cluster_accuracy
-
-torch.set_num_threads(1)  # tiny models: one thread is as fast and immune to a busy machine
 
 # Small but real: 400 digits, 3 members, one hidden layer, a few epochs (a few seconds).
 TINY = dict(

@@ -9,15 +9,6 @@ from kingdra.ladder import LadderEnsemble
 WEIGHTS = (1000.0, 10.0, 0.1, 0.1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny tensors: one thread avoids OpenMP contention on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make(m=3, noise=0.3, seed=0, d=12, hidden=(16, 8), k=4):
     g = torch.Generator().manual_seed(seed)
     return LadderEnsemble(d, hidden, k, m, noise, WEIGHTS, generator=g)

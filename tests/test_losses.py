@@ -13,15 +13,6 @@ from kingdra.losses import DotLoss, IMLoss, KingdraLoss, KLLoss, SupervisedCE
 LN2 = math.log(2.0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny tensors: one thread avoids OpenMP contention on a shared 2-core machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_im_loss_confident_and_balanced():
     probs = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])  # (m=1, B=2, k=2)
     parts = IMLoss(mu=4.0)(probs)
