@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kingdra.engine import Cancelled
+
 logger = logging.getLogger(__name__)
 
 MAX_LOSS_POINTS = 400  # loss history kept for the live curves (older points thinned out)
@@ -135,14 +137,13 @@ class TrainingRunner:
     def _work(self, job: Callable[[ProgressBoard], str]) -> None:
         try:
             message = job(self.board)
+        except Cancelled as err:
+            self.board.update(
+                status="stopped", message=f"stopped: {err}" if str(err) else "stopped"
+            )
         except Exception as err:  # the worker must report, not die silently
-            if type(err).__name__ == "Cancelled":
-                self.board.update(
-                    status="stopped", message=f"stopped: {err}" if str(err) else "stopped"
-                )
-            else:
-                logger.exception("training job failed")
-                self.board.update(status="error", error=f"{type(err).__name__}: {err}")
+            logger.exception("training job failed")
+            self.board.update(status="error", error=f"{type(err).__name__}: {err}")
         else:
             self.board.update(status="done", message=message or "done", fraction=1.0, eta_s=0.0)
         finally:
