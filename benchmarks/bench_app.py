@@ -26,14 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def _time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from benchmarks._timing import median_seconds
 
 
 def main() -> None:
@@ -95,7 +88,9 @@ def main() -> None:
     print("|---|---|---|---|")
     ours = {}
     for sample in (800, 1000, 3000):
-        ts = [_time(lambda s=s, ss=sample: callback(ss, *s), args.repeat) for s in settings]
+        ts = [
+            median_seconds(lambda s=s, ss=sample: callback(ss, *s), args.repeat) for s in settings
+        ]
         ours[sample] = max(ts)
         print(f"| kingdra callback | {sample} | {statistics.median(ts):.3f} | {max(ts):.3f} |")
 
@@ -103,9 +98,9 @@ def main() -> None:
     # of the sample recomputed per move (networkx, capped at 600 nodes).
     from kingdra.ui.graph_view import run_algorithm
 
-    t_alg = _time(lambda: naive_get_clusters(labels, 10, 10, 10), 1)
+    t_alg = median_seconds(lambda: naive_get_clusters(labels, 10, 10, 10), 1)
     result = run_algorithm(labels, conf, 10, 10, 10, 0.0)
-    t_draw = _time(
+    t_draw = median_seconds(
         lambda: build_graph_view(
             labels, conf, xy, t_pos=10, t_neg=10, k=10, min_confidence=0.0, sample_size=1000,
             y=ds.y, result=result,
@@ -113,7 +108,7 @@ def main() -> None:
         args.repeat,
     )  # fmt: skip
     view = build_graph_view(labels, conf, xy, t_pos=10, t_neg=10, k=10, sample_size=600, y=ds.y)
-    t_spring = _time(lambda: spring_layout(len(view.nodes), view.pos_pairs), 1)
+    t_spring = median_seconds(lambda: spring_layout(len(view.nodes), view.pos_pairs), 1)
     t_naive = t_alg + t_draw + t_spring
     print(
         f"| naive: per-node loop ({t_alg:.2f} s) + drawing ({t_draw:.2f} s) + spring layout "
@@ -140,7 +135,7 @@ def main() -> None:
         at.slider(key="graph_t_pos").set_value(next(values)).run()
         assert not at.exception, at.exception
 
-    t_page = _time(page_rerun, args.repeat)
+    t_page = median_seconds(page_rerun, args.repeat)
     print(f"| whole Graph page rerun (AppTest) | 800 | {t_page:.3f} | |")
     print(f"\nnaive / kingdra callback (1000 nodes, slowest setting): {t_naive / ours[1000]:.1f}x")
     print(f"page rerun / kingdra callback (800 nodes, slowest setting): {t_page / ours[800]:.1f}x")

@@ -16,14 +16,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks._timing import median_seconds
 from kingdra.data import load
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -41,16 +40,6 @@ def bare_mnist(folder: Path) -> np.ndarray:
     return np.concatenate(arrays).astype(np.float32) / 255
 
 
-def timed(fn, repeat: int) -> float:
-    fn()  # warm-up (imports, page cache)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -60,8 +49,10 @@ def main() -> None:
     )
     print(f"{'case':<8} {'kingdra s':>10} {'baseline s':>11} {'ratio':>7}")
     if (SHARED / "mnist").is_dir():
-        ours = timed(lambda: load("mnist", data_dir=SHARED, download=False), args.repeat)
-        base = timed(lambda: bare_mnist(SHARED / "mnist"), args.repeat)
+        ours = median_seconds(
+            lambda: load("mnist", data_dir=SHARED, download=False), args.repeat, warmup=True
+        )
+        base = median_seconds(lambda: bare_mnist(SHARED / "mnist"), args.repeat, warmup=True)
         print(f"{'mnist':<8} {ours:>10.2f} {base:>11.2f} {ours / base:>7.2f}")
     else:
         print("mnist    skipped: ../shared/data/mnist is absent")
@@ -71,8 +62,10 @@ def main() -> None:
         pd.DataFrame(rng.normal(size=(20_000, 50)), columns=[f"f{i}" for i in range(50)]).to_csv(
             path, index=False
         )
-        ours = timed(lambda: load(path), args.repeat)
-        base = timed(lambda: pd.read_csv(path).to_numpy(np.float32), args.repeat)
+        ours = median_seconds(lambda: load(path), args.repeat, warmup=True)
+        base = median_seconds(
+            lambda: pd.read_csv(path).to_numpy(np.float32), args.repeat, warmup=True
+        )
         print(f"{'csv':<8} {ours:>10.2f} {base:>11.2f} {ours / base:>7.2f}")
 
 
