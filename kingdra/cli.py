@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--t-neg",
         type=_positive_int,
         metavar="N",
-        help="strong negative edge when at least N members disagree (1..n-models; default all)",
+        help="strong negative edge when at least N members disagree "
+        "(1..n-models; default: all for paper, all but one for fast)",
     )
     fit.add_argument("--n-iter", type=_positive_int, metavar="N", help="Kingdra iterations")
     fit.add_argument(
@@ -239,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="P",
         help="an anchor needs max-probability above P in every member (0 <= P < 1)",
+    )
+    fit.add_argument(
+        "--neighbor-weight",
+        type=float,
+        metavar="W",
+        help="weight of the nearest-neighbour consistency term, 0 = off "
+        "(default: 1 for fast, 0 for paper)",
     )
     fit.add_argument(
         "--seed", type=_positive_int, default=0, metavar="N", help="random seed (default: 0)"
@@ -323,6 +331,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         epochs_iter=args.epochs_iter,
         hidden=args.hidden,
         min_confidence=args.min_confidence,
+        neighbor_weight=args.neighbor_weight,
         stage=args.stage,
         device=args.device,
         random_state=args.seed,

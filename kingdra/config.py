@@ -42,6 +42,8 @@ class KingdraConfig:
     kl_weight: float = 1.0  # weight of KL(clean || noisy)
     dot_weight: float = 10.0  # dot-product loss weight, ladder-dot (digits: 10 beat 1)
     sup_weight: float = 1.0  # weight of cross-entropy on pseudo-labelled points
+    neighbor_weight: float = 0.0  # weight of -log(p_i . p_j), j a k-NN of i (0 = off, paper)
+    n_neighbors: int = 10  # k of the input-space k-NN graph used by neighbor_weight
     lr: float = 0.002  # Adam learning rate
     batch_size: int = 64  # unlabelled samples per member per step (and as many pseudo-labelled)
     epochs_base: int = 5  # epochs of the unsupervised start
@@ -76,12 +78,21 @@ class KingdraConfig:
                 f"denoise_weights needs {len(self.hidden) + 2} values (input, each hidden layer, "
                 f"top), got {len(self.denoise_weights)}; or pass None for the defaults"
             )
-        for name in ("noise_std", "im_weight", "mu", "kl_weight", "dot_weight", "sup_weight"):
+        for name in (
+            "noise_std",
+            "im_weight",
+            "mu",
+            "kl_weight",
+            "dot_weight",
+            "sup_weight",
+            "neighbor_weight",
+        ):
             _float_at_least(name, getattr(self, name), 0.0)
         for w in self.denoise_weights or ():
             _float_at_least("denoise_weights", w, 0.0)
         _float_at_least("lr", self.lr, 0.0, strict=True)
         _int_at_least("batch_size", self.batch_size, 2)
+        _int_at_least("n_neighbors", self.n_neighbors, 1)
         _int_at_least("epochs_base", self.epochs_base, 0)
         _int_at_least("epochs_iter", self.epochs_iter, 0)
         _int_at_least("n_iter", self.n_iter, 0)
@@ -125,6 +136,9 @@ class KingdraConfig:
 
         Notes
         -----
+        ``fast`` sets ``t_neg = n_models - 1`` unless ``t_neg`` is given
+        (:data:`PRESET_T_NEG_MARGIN`).
+
         With ``base="ladder-dot"`` and no ``min_confidence`` override, ``min_confidence``
         becomes 0: the dot-product loss leaves outputs soft, and on digits no point reached
         0.9 in every member, so the graph found no anchor at all (measured: coverage 0).
@@ -138,6 +152,9 @@ class KingdraConfig:
         values.update(overrides)
         if values.get("base") == "ladder-dot" and "min_confidence" not in overrides:
             values["min_confidence"] = 0.0
+        margin = PRESET_T_NEG_MARGIN.get(name, 0)
+        if "t_neg" not in overrides and values.get("t_neg") is None and margin:
+            values["t_neg"] = max(1, int(values.get("n_models", cls.n_models)) - margin)
         return cls(**values)
 
     def replace(self, **changes: Any) -> KingdraConfig:
@@ -216,5 +233,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         epochs_iter=2,
         n_iter=5,
         min_confidence=0.9,
+        neighbor_weight=1.0,  # extension (SCAN-style); gains in docs/benchmarks.md
+        n_neighbors=10,
     ),
 }
+
+#: Presets whose ``t_neg`` defaults to ``n_models - margin`` instead of ``n_models``. With
+#: t_neg = m, one shared mistake (digits: every member splits the 1s) lets Algorithm 1 find
+#: only 7-8 of 10 mini-clusters; m - 1 found all 10 classes. The authors' code removes a node
+#: that agrees with the picked mini-cluster in 2 or more models, i.e. also m - 1.
+PRESET_T_NEG_MARGIN: dict[str, int] = {"fast": 1}

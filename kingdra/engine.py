@@ -213,6 +213,7 @@ class KingdraEngine:
         self.epochs_iter: int = config.epochs_iter
         # State.
         self.X: torch.Tensor | None = None
+        self._neighbors: torch.Tensor | None = None
         self.y_eval: np.ndarray | None = None
         self.probs: np.ndarray | None = None
         self.member_labels: np.ndarray | None = None
@@ -235,6 +236,7 @@ class KingdraEngine:
                 f"X has {arr.shape[1]} features but the model was built for {self.n_features}"
             )
         self.X = torch.from_numpy(arr).to(self.device)
+        self._neighbors = None
         self.y_eval = None
         if y_eval is not None:
             y = np.asarray(y_eval).reshape(-1)
@@ -297,6 +299,7 @@ class KingdraEngine:
         use_sup = pseudo is not None and bool((pseudo >= 0).any())
         if use_sup:
             pseudo_t = torch.from_numpy(pseudo.T.astype(np.int64)).to(self.device)  # (m, n)
+        neighbors = self._neighbor_table() if self.config.neighbor_weight > 0 else None
         sums: dict[str, torch.Tensor] = {}
         count = 0
         start = time.perf_counter()
@@ -314,12 +317,22 @@ class KingdraEngine:
                 idx = perm[:, b * batch : (b + 1) * batch]  # (m, B)
                 x = X[idx]  # (m, B, d)
                 targets = None
+                n_near = 0
+                if neighbors is not None:
+                    pick = torch.randint(
+                        neighbors.shape[1], idx.shape, generator=self._cpu_gen
+                    ).to(self.device)
+                    near = neighbors[idx, pick]  # (m, B)
+                    x = torch.cat([x, X[near]], dim=1)
+                    n_near = batch
                 if use_sup:
                     sidx = sup_rows[:, b * batch : (b + 1) * batch]  # (m, B)
                     x = torch.cat([x, X[sidx]], dim=1)  # (m, 2B, d)
                     targets = pseudo_t.gather(1, sidx)  # (m, B)
                 out = self.model(x, generator=self._dev_gen)
-                loss, parts = self.loss_fn(out, n_unlabelled=batch, targets=targets)
+                loss, parts = self.loss_fn(
+                    out, n_unlabelled=batch, targets=targets, n_neighbors=n_near
+                )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -364,6 +377,22 @@ class KingdraEngine:
                 )
         self.model.eval()
         return {k: float(v) / max(count, 1) for k, v in sums.items()}
+
+    def _neighbor_table(self) -> torch.Tensor:
+        """(n, n_neighbors) input-space nearest neighbours of every row (cached)."""
+        X = self._require_data()
+        if self._neighbors is None:
+            from kingdra.neighbors import nearest_neighbors
+
+            start = time.perf_counter()
+            self._neighbors = nearest_neighbors(X, self.config.n_neighbors)
+            logger.info(
+                "%d nearest neighbours of %d rows in %.1f s",
+                self._neighbors.shape[1],
+                X.shape[0],
+                time.perf_counter() - start,
+            )
+        return self._neighbors
 
     def train_base(self, epochs: int | None = None, callback: Callback | None = None) -> None:
         """Unsupervised phase: train every member with its Ladder-* loss, then :meth:`predict`.

@@ -22,6 +22,7 @@ _CONFIG_OVERRIDES = (
     "epochs_iter",
     "hidden",
     "min_confidence",
+    "neighbor_weight",
 )
 
 
@@ -43,13 +44,17 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     preset : {"fast", "paper"}, default="fast"
         Named settings for everything not given here (see ``docs/presets.md``).
     t_pos, t_neg : int, optional
-        Agreement-graph thresholds in ``1..n_models``; None means ``n_models``.
+        Agreement-graph thresholds in ``1..n_models``; None: ``t_pos = n_models`` and
+        ``t_neg`` from the preset (``n_models`` for ``paper``, ``n_models - 1`` for ``fast``).
     n_iter, epochs_base, epochs_iter : int, optional
         Kingdra iterations, unsupervised epochs, epochs per iteration; None: from the preset.
     hidden : tuple of int, optional
         Hidden layer widths; None: from the preset.
     min_confidence : float, optional
         An anchor must have max-probability above this in every member; None: preset.
+    neighbor_weight : float, optional
+        Weight of the neighbour-consistency term (each row's prediction agrees with one of
+        its input-space nearest neighbours'); 0 turns it off; None: preset (fast 1, paper 0).
     stage : {"kingdra", "ensemble", "single"}, default="kingdra"
         Stop after the full method, after the plain (averaged) base ensemble, or use one
         base model only (the rows of the paper's Table 2).
@@ -103,6 +108,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         epochs_iter=None,
         hidden=None,
         min_confidence=None,
+        neighbor_weight=None,
         stage="kingdra",
         device="auto",
         random_state=None,
@@ -120,6 +126,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.epochs_iter = epochs_iter
         self.hidden = hidden
         self.min_confidence = min_confidence
+        self.neighbor_weight = neighbor_weight
         self.stage = stage
         self.device = device
         self.random_state = random_state

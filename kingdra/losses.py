@@ -76,6 +76,15 @@ class DotLoss(nn.Module):
         return pairs / (b * (b - 1))
 
 
+class NeighborLoss(nn.Module):
+    """``-log(p_i . p_j)`` for rows ``i`` and one of their input-space nearest neighbours ``j``."""
+
+    def forward(self, probs: torch.Tensor, neighbor_probs: torch.Tensor) -> torch.Tensor:
+        """``probs``, ``neighbor_probs`` (m, B, k) -> (m,)."""
+        dot = (probs * neighbor_probs).sum(dim=-1)
+        return -torch.log(dot.clamp_min(_EPS)).mean(dim=1)
+
+
 class SupervisedCE(nn.Module):
     """Cross-entropy on pseudo-labelled rows; targets (m, B) with ``-1`` = unlabelled."""
 
@@ -106,12 +115,14 @@ class KingdraLoss(nn.Module):
         self.kl = KLLoss()
         self.dot = DotLoss()
         self.ce = SupervisedCE()
+        self.neighbor = NeighborLoss()
 
     def forward(
         self,
         out: LadderOutput,
         n_unlabelled: int | None = None,
         targets: torch.Tensor | None = None,
+        n_neighbors: int = 0,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Returns the scalar to minimise (sum over members) and per-member parts (m,).
 
@@ -138,8 +149,12 @@ class KingdraLoss(nn.Module):
         else:
             parts["dot"] = self.dot(clean_p) + self.dot(noisy_p)
             total = total + cfg.dot_weight * parts["dot"]
+        if n_neighbors:
+            near = out.clean_probs[:, u : u + n_neighbors]
+            parts["neighbor"] = self.neighbor(clean_p, near) + self.neighbor(noisy_p, near)
+            total = total + cfg.neighbor_weight * parts["neighbor"]
         if targets is not None and targets.shape[1] > 0:
-            parts["sup"] = self.ce(out.noisy_logits[:, u:], targets)
+            parts["sup"] = self.ce(out.noisy_logits[:, u + n_neighbors :], targets)
             total = total + cfg.sup_weight * parts["sup"]
         parts["total"] = total
         return total.sum(), parts

@@ -12,6 +12,7 @@ from kingdra.ui.widgets import DATA_PAGE, device_options, get_session
 
 FIELDS = ("n_models", "hidden", "epochs_base", "epochs_iter", "lr", "batch_size", "noise_std")
 FIELDS += ("im_weight", "mu", "kl_weight", "dot_weight", "sup_weight", "seed")
+FIELDS += ("neighbor_weight", "n_neighbors")
 
 
 def env_overrides() -> dict:
@@ -122,6 +123,11 @@ with st.form("train_form"):
         a2.number_input("dot weight", 0.0, 100.0, key="train_dot_weight")
         a3.number_input("pseudo-label weight", 0.0, 100.0, key="train_sup_weight")
         a4.number_input("seed", 0, 2**31 - 1, key="train_seed")
+        a1.number_input(
+            "neighbour weight", 0.0, 100.0, key="train_neighbor_weight",
+            help="agreement with input-space nearest neighbours (0 = off, as in the paper)",
+        )  # fmt: skip
+        a2.number_input("neighbours per row", 1, 100, key="train_n_neighbors")
     options, description = device_options()
     device = st.selectbox("device", options, key="train_device", help=f"auto = {description}")
     submitted = st.form_submit_button(
