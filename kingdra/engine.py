@@ -244,6 +244,9 @@ class KingdraEngine:
                 raise ValueError(f"y_eval has {len(y)} labels but X has {len(arr)} rows")
             self.y_eval = y
         self.probs = self.member_labels = self.confidence = None
+        # Mini-clusters and pseudo-labels are row indices of the old data.
+        self.graph = self.mini_clusters = self.pseudo_labels = None
+        self._mini_clusters_complete = False
 
     @property
     def n_samples(self) -> int:
@@ -536,6 +539,8 @@ class KingdraEngine:
         if not self.base_trained:
             raise ValueError("call train_base() before train_iteration()")
         epochs = self.epochs_iter if epochs is None else _check_epochs(epochs)
+        if self.member_labels is None:  # new data since the last prediction
+            self.predict()
         if self.mini_clusters is None:
             self.build_graph()
         start = time.perf_counter()

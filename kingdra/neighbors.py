@@ -1,28 +1,57 @@
-"""Exact k nearest neighbours in input space, in row blocks on the data's device."""
+"""Exact k nearest neighbours in input space, in row blocks on the data's device.
+
+Used by the neighbour-consistency term (``KingdraConfig.neighbor_weight``): each training
+row is paired with one of its ``n_neighbors`` nearest rows. Computed once per dataset; the
+largest temporary is a ``block x n`` distance matrix of at most :data:`MAX_BLOCK_ENTRIES`
+floats (256 MB), so 70,000 MNIST rows never need an n x n matrix.
+"""
 
 from __future__ import annotations
 
 import torch
 
-_BLOCK = 2048
+MAX_BLOCK_ROWS = 2048
+MAX_BLOCK_ENTRIES = 2**26
 
 
 @torch.no_grad()
 def nearest_neighbors(X: torch.Tensor, k: int) -> torch.Tensor:
-    """(n, k) indices of each row's ``k`` nearest other rows (squared Euclidean).
+    """(n, k) indices of each row's ``k`` nearest other rows by Euclidean distance.
 
-    Never holds more than a ``block x n`` distance matrix.
+    Parameters
+    ----------
+    X : torch.Tensor (n, d)
+        Rows to search, on any device; the result is on the same device.
+    k : int
+        Neighbours per row; more than ``n - 1`` is cut to ``n - 1``.
+
+    Returns
+    -------
+    torch.Tensor of int64, shape (n, min(k, n - 1))
+        Nearest first; a row is never its own neighbour (an identical copy can be).
+
+    Examples
+    --------
+    >>> nearest_neighbors(torch.tensor([[0.0], [1.0], [5.0]]), 1).tolist()
+    [[1], [0], [1]]
     """
+    if X.dim() != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {tuple(X.shape)}")
     n = X.shape[0]
     if n < 2:
-        raise ValueError("need at least 2 rows to find neighbours")
-    k = min(int(k), n - 1)
+        raise ValueError(f"need at least 2 rows to find neighbours, got {n}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = min(k, n - 1)
+    X = X.float()
     sq = X.pow(2).sum(dim=1)
+    block = max(1, min(MAX_BLOCK_ROWS, MAX_BLOCK_ENTRIES // n))
     out = torch.empty(n, k, dtype=torch.int64, device=X.device)
-    for start in range(0, n, _BLOCK):
-        rows = X[start : start + _BLOCK]
-        dist = sq[start : start + _BLOCK, None] - 2 * rows @ X.T + sq[None, :]
-        idx = torch.arange(start, start + rows.shape[0], device=X.device)
-        dist[idx - start, idx] = float("inf")
-        out[start : start + rows.shape[0]] = dist.topk(k, dim=1, largest=False).indices
+    for start in range(0, n, block):
+        rows = X[start : start + block]
+        size = rows.shape[0]
+        dist = sq[start : start + size, None] - 2.0 * rows @ X.T + sq[None, :]
+        own = torch.arange(size, device=X.device)
+        dist[own, own + start] = float("inf")
+        out[start : start + size] = dist.topk(k, dim=1, largest=False).indices
     return out

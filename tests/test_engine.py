@@ -223,6 +223,36 @@ def test_config_presets_and_round_trip():
     assert KingdraConfig(hidden=(10, 10, 10)).resolved_denoise_weights == (1000, 10, 0.1, 0.1, 0.1)
 
 
+def test_fast_preset_t_neg_is_all_but_one_member():
+    assert KingdraConfig.from_preset("fast").t_neg == 9
+    assert KingdraConfig.from_preset("fast", n_models=5).t_neg == 4
+    assert KingdraConfig.from_preset("fast", n_models=1).t_neg == 1
+    assert KingdraConfig.from_preset("fast", t_neg=10).t_neg == 10
+    assert KingdraConfig.from_preset("fast", t_neg=None).resolved_t_neg == 10
+    assert KingdraConfig.from_preset("paper").resolved_t_neg == 10
+    assert KingdraConfig.from_preset("paper").neighbor_weight == 0.0
+
+
+def test_neighbor_term_trains_and_its_table_follows_the_data(digits):
+    X, y = digits
+    engine = KingdraEngine(X, tiny(neighbor_weight=1.0, n_neighbors=4), y_eval=y, device="cpu")
+    engine.train_base(epochs=1)
+    table = engine._neighbors
+    assert table.shape == (len(X), 4)
+    # nearest first: the table's first column is each row's true nearest neighbour
+    d = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (d[np.arange(len(X)), table[:, 0].numpy()] <= d.min(axis=1) + 1e-4).all()
+    record = engine.history[-1]
+    assert record["losses"]["neighbor"] > 0
+    engine.step()
+    assert "neighbor" in engine.history[-1]["losses"]
+    engine.set_data(X[:100], y[:100])
+    assert engine._neighbors is None  # recomputed for the new rows on the next epoch
+    engine.train_iteration(epochs=1)
+    assert engine._neighbors.shape == (100, 4)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -235,6 +265,8 @@ def test_config_presets_and_round_trip():
         (dict(hidden=(10,), denoise_weights=(1.0, 2.0)), "denoise_weights"),
         (dict(lr=0.0), "lr"),
         (dict(min_confidence=1.5), "min_confidence"),
+        (dict(neighbor_weight=-1.0), "neighbor_weight"),
+        (dict(n_neighbors=0), "n_neighbors"),
     ],
 )
 def test_config_validation(kwargs, message):

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from kingdra.config import KingdraConfig
 from kingdra.ladder import LadderEnsemble
-from kingdra.losses import DotLoss, IMLoss, KingdraLoss, KLLoss, SupervisedCE
+from kingdra.losses import DotLoss, IMLoss, KingdraLoss, KLLoss, NeighborLoss, SupervisedCE
 
 LN2 = math.log(2.0)
 
@@ -88,3 +88,33 @@ def test_kingdra_loss_parts_sum_to_total(base):
     torch.testing.assert_close(parts["sup"], ce)
     total.backward()  # one backward covers every member
     assert all(p.grad is not None for p in net.parameters())
+
+
+def test_neighbor_loss_hand_computed():
+    p = torch.tensor([[[1.0, 0.0], [0.5, 0.5]]])  # (m=1, B=2, k=2)
+    q = torch.tensor([[[0.5, 0.5], [0.5, 0.5]]])
+    expected = -(math.log(0.5) + math.log(0.5)) / 2
+    torch.testing.assert_close(NeighborLoss()(p, q), torch.tensor([expected]))
+    torch.testing.assert_close(NeighborLoss()(p[:, :1], p[:, :1]), torch.tensor([0.0]))
+
+
+def test_kingdra_loss_neighbor_rows_sit_between_batch_and_pseudo_labels():
+    cfg = KingdraConfig(n_clusters=4, n_models=2, hidden=(8,), neighbor_weight=2.0)
+    net = LadderEnsemble(6, cfg.hidden, 4, 2, 0.3, cfg.resolved_denoise_weights)
+    out = net(torch.randn(2, 12, 6))  # 5 unlabelled, 5 neighbours, 2 pseudo-labelled rows
+    targets = torch.tensor([[0, 1], [3, -1]])
+    total, parts = KingdraLoss(cfg)(out, n_unlabelled=5, targets=targets, n_neighbors=5)
+    near = out.clean_probs[:, 5:10]
+    expected_nb = NeighborLoss()(out.clean_probs[:, :5], near) + NeighborLoss()(
+        out.noisy_probs[:, :5], near
+    )
+    torch.testing.assert_close(parts["neighbor"], expected_nb)
+    torch.testing.assert_close(parts["sup"], SupervisedCE()(out.noisy_logits[:, 10:], targets))
+    expected = (
+        parts["denoise"]
+        + cfg.kl_weight * parts["kl"]
+        + cfg.im_weight * parts["im"]
+        + 2.0 * parts["neighbor"]
+        + cfg.sup_weight * parts["sup"]
+    )
+    torch.testing.assert_close(parts["total"], expected)
