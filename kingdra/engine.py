@@ -330,7 +330,7 @@ class KingdraEngine:
                     n_near = batch
                 if use_sup:
                     sidx = sup_rows[:, b * batch : (b + 1) * batch]  # (m, B)
-                    x = torch.cat([x, X[sidx]], dim=1)  # (m, 2B, d)
+                    x = torch.cat([x, X[sidx]], dim=1)  # (m, 2B or 3B, d)
                     targets = pseudo_t.gather(1, sidx)  # (m, B)
                 out = self.model(x, generator=self._dev_gen)
                 loss, parts = self.loss_fn(

@@ -102,10 +102,14 @@ class KingdraLoss(nn.Module):
 
     ``denoise + kl_weight * KL(clean||noisy) + im_weight * (IM(clean) + IM(noisy))``
     for ``ladder-im``; ``dot_weight * (Dot(clean) + Dot(noisy))`` replaces the IM term for
-    ``ladder-dot``; ``sup_weight * CE(noisy, pseudo_labels)`` is added when targets are given.
+    ``ladder-dot``; ``neighbor_weight * (Nb(clean) + Nb(noisy))`` is added when neighbour
+    rows are given (``fast`` preset; off in the paper); ``sup_weight * CE(noisy,
+    pseudo_labels)`` is added when targets are given.
 
-    The unsupervised terms use the first ``n_unlabelled`` rows of each member's batch; the
-    remaining rows are pseudo-labelled samples (the two are run through the network together).
+    Each member's batch is laid out as ``[n_unlabelled rows | n_neighbors rows | pseudo-
+    labelled rows]``, all run through the network together: the unsupervised terms use the
+    first block, row ``i`` of the second block is a nearest neighbour of row ``i`` of the
+    first (its clean prediction is the neighbour term's partner), and CE uses the rest.
     """
 
     def __init__(self, config: KingdraConfig) -> None:
@@ -132,7 +136,9 @@ class KingdraLoss(nn.Module):
         n_unlabelled : int, optional
             Rows ``[:n_unlabelled]`` are the unlabelled batch; None means all rows.
         targets : torch.Tensor, optional
-            (m, B - n_unlabelled) pseudo-labels of the remaining rows, ``-1`` = none.
+            (m, B - n_unlabelled - n_neighbors) pseudo-labels of the last rows, ``-1`` = none.
+        n_neighbors : int
+            Rows after the unlabelled batch that are its neighbours (0 or ``n_unlabelled``).
         """
         cfg = self.config
         u = out.clean_logits.shape[1] if n_unlabelled is None else n_unlabelled
