@@ -241,6 +241,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 #: Presets whose ``t_neg`` defaults to ``n_models - margin`` instead of ``n_models``. With
 #: t_neg = m, one shared mistake (digits: every member splits the 1s) lets Algorithm 1 find
-#: only 7-8 of 10 mini-clusters; m - 1 found all 10 classes. The authors' code removes a node
+#: only 7-9 of 10 mini-clusters; m - 1 found 10 of 10 (docs/benchmarks.md). The authors' code removes a node
 #: that agrees with the picked mini-cluster in 2 or more models, i.e. also m - 1.
 PRESET_T_NEG_MARGIN: dict[str, int] = {"fast": 1}
