@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import time
@@ -254,7 +255,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--baselines", default=",".join(BASELINES), help="comma-separated baselines to run"
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log each phase and iteration as it ends"
+    )
     args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")
