@@ -249,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 1 for fast, 0 for paper)",
     )
     fit.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="N",
+        help="unlabelled rows per member per step (default 64; on a GPU 256 is about 4x "
+        "faster per epoch)",
+    )
+    fit.add_argument(
         "--seed", type=_positive_int, default=0, metavar="N", help="random seed (default: 0)"
     )
     fit.set_defaults(handler=_cmd_fit)
@@ -332,6 +339,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         hidden=args.hidden,
         min_confidence=args.min_confidence,
         neighbor_weight=args.neighbor_weight,
+        batch_size=args.batch_size,
         stage=args.stage,
         device=args.device,
         random_state=args.seed,

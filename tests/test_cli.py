@@ -21,7 +21,7 @@ from kingdra.estimator import KingdraCluster
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--n-models", "3", "--hidden", "32", "--epochs-base", "2", "--n-iter", "1"]
 TINY += ["--epochs-iter", "1", "--min-confidence", "0", "--device", "cpu"]
-TINY += ["--neighbor-weight", "0.5"]
+TINY += ["--neighbor-weight", "0.5", "--batch-size", "48"]
 
 
 def _read_labels(path):
@@ -49,6 +49,7 @@ def test_fit_writes_labels_metrics_and_checkpoint(fit_dir):
     assert (metrics["n"], metrics["d"], metrics["k"]) == (1797, 64, 10)
     assert metrics["config"]["n_models"] == 3 and metrics["config"]["hidden"] == [32]
     assert metrics["config"]["neighbor_weight"] == 0.5 and metrics["config"]["t_neg"] == 2
+    assert metrics["config"]["batch_size"] == 48
     assert [h["phase"] for h in metrics["history"]] == ["base", "iteration"]
     assert 0.3 < metrics["acc"] <= 1.0
     assert metrics["stopped"] is False
@@ -82,7 +83,7 @@ def test_help_documents_every_fit_option():
         "--dataset", "--preset", "--base", "--n-models", "--t-pos", "--t-neg", "--n-iter",
         "--epochs-base", "--epochs-iter", "--hidden", "--device", "--seed", "--data-dir",
         "--label-column", "--out", "--quiet", "--stage", "--n-clusters", "--min-confidence",
-        "--neighbor-weight",
+        "--neighbor-weight", "--batch-size",
     ):  # fmt: skip
         assert option in text
 
@@ -93,6 +94,7 @@ def test_help_documents_every_fit_option():
         (["--dataset", "digits", "--n-models", "3", "--t-pos", "5"], "t_pos must be an integer in 1..n_models=3"),
         (["--dataset", "digits", "--min-confidence", "1.5"], "min_confidence must be in [0, 1)"),
         (["--dataset", "digits", "--neighbor-weight", "-1"], "neighbor_weight must be a finite number >= 0"),
+        (["--dataset", "digits", "--batch-size", "1"], "batch_size must be an integer >= 2"),
         (["--dataset", "no-such-set"], "Unknown dataset 'no-such-set'"),
         (["--dataset", "/no/such/dir/data.csv"], "does not exist"),
         (["--dataset", "mnist", "--offline", "--data-dir", "{tmp}"], "train-images-idx3-ubyte"),
