@@ -1,0 +1,77 @@
+"""The benchmark scripts run end to end on tiny settings (their figures live in docs/)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import bench_accuracy, bench_ensemble
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST_DIR = ROOT.parent / "shared" / "data"
+TINY = ["--set", "n_models=2", "--set", "hidden=[16]", "--set", "epochs_base=1"]
+TINY += ["--set", "epochs_iter=1", "--set", "n_iter=1", "--set", "min_confidence=0"]
+
+
+@pytest.fixture(autouse=True)
+def keep_threads():
+    """The scripts set their own torch thread count; the rest of the suite uses one."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_bench_accuracy_digits_writes_tables_and_json(tmp_path, capsys):
+    out = tmp_path / "acc.json"
+    argv = ["--datasets", "digits", "--seeds", "1", "--no-sweep", "--dot", "none"]
+    argv += ["--baselines", "kmeans", "--device", "cpu", "--json", str(out), *TINY]
+    assert bench_accuracy.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["command"] == "python -m benchmarks.bench_accuracy " + " ".join(argv)
+    entry = report["datasets"]["digits"]
+    methods = [row["method"] for row in entry["rows"]]
+    assert methods[0] == "K-means" and "Kingdra-Ladder-IM" in methods
+    assert any("paper's method" in m for m in methods)  # --ablation defaults to digits
+    kingdra = next(r for r in entry["rows"] if r["method"] == "Kingdra-Ladder-IM")
+    assert 0.2 < kingdra["acc"][0] <= 1.0
+    printed = capsys.readouterr().out
+    assert "| Kingdra-Ladder-IM |" in printed and "per iteration" in printed
+
+
+def test_bench_accuracy_command_line_is_recorded_from_sys_argv(tmp_path, monkeypatch):
+    out = tmp_path / "acc.json"
+    argv = ["--datasets", "digits", "--seeds", "1", "--no-sweep", "--dot", "none"]
+    argv += ["--ablation", "none", "--baselines", "kmeans", "--device", "cpu"]
+    argv += ["--json", str(out), *TINY]
+    monkeypatch.setattr(sys, "argv", ["bench_accuracy.py", *argv])
+    assert bench_accuracy.main() == 0
+    report = json.loads(out.read_text())
+    assert report["command"].endswith(" ".join(argv))
+
+
+@pytest.mark.skipif(
+    not (MNIST_DIR / "mnist").is_dir(), reason="../shared/data/mnist (full MNIST) is absent"
+)
+def test_bench_accuracy_mnist_projection(tmp_path):
+    out = tmp_path / "mnist.json"
+    argv = ["--datasets", "mnist", "--preset", "paper", "--seeds", "1", "--baselines", ""]
+    argv += ["--data-dir", str(MNIST_DIR), "--mnist-batches", "3", "--mnist-project"]
+    argv += ["--device", "cpu", "--json", str(out), *TINY]
+    assert bench_accuracy.main(argv) == 0
+    proj = json.loads(out.read_text())["datasets"]["mnist"]["cpu_projection"]
+    assert proj["batches_per_epoch"] == 70_000 // 64
+    assert proj["seconds_projected_run"] > proj["seconds_one_iteration"] > 0
+
+
+def test_bench_ensemble_prints_one_ratio_per_width(monkeypatch, capsys):
+    argv = ["bench_ensemble.py", "--models", "2", "--hidden", "8;8,8", "--rows", "128"]
+    argv += ["--repeats", "1", "--threads", "1"]
+    monkeypatch.setattr(sys, "argv", argv)
+    bench_ensemble.main()
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines[3:]]
+    assert [r[0] for r in rows] == ["8", "8,8"]
+    for row in rows:
+        assert float(row[1]) > 0 and float(row[2]) > 0 and row[3].endswith("x")
