@@ -249,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 1 for fast, 0 for paper)",
     )
     fit.add_argument(
+        "--overcluster",
+        type=_positive_int,
+        metavar="R",
+        help="output classes per cluster: R*k fine clusters merged back to k along the "
+        "nearest-neighbour graph, 1 = off (default: 2 for fast, 1 for paper)",
+    )
+    fit.add_argument(
         "--batch-size",
         type=_positive_int,
         metavar="N",
@@ -340,6 +347,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         min_confidence=args.min_confidence,
         neighbor_weight=args.neighbor_weight,
         batch_size=args.batch_size,
+        overcluster=args.overcluster,
         stage=args.stage,
         device=args.device,
         random_state=args.seed,

@@ -43,7 +43,8 @@ class KingdraConfig:
     dot_weight: float = 10.0  # dot-product loss weight, ladder-dot (digits: 10 beat 1)
     sup_weight: float = 1.0  # weight of cross-entropy on pseudo-labelled points
     neighbor_weight: float = 0.0  # weight of -log(p_i . p_j), j a k-NN of i (0 = off, paper)
-    n_neighbors: int = 10  # k of the input-space k-NN graph used by neighbor_weight
+    n_neighbors: int = 10  # k of the input-space k-NN graph used by neighbor_weight (and merging)
+    overcluster: int = 1  # outputs per cluster; > 1: merge r*k fine clusters to k (1 = paper)
     lr: float = 0.002  # Adam learning rate
     batch_size: int = 64  # unlabelled samples per member per step (and as many pseudo-labelled)
     epochs_base: int = 5  # epochs of the unsupervised start
@@ -93,6 +94,7 @@ class KingdraConfig:
         _float_at_least("lr", self.lr, 0.0, strict=True)
         _int_at_least("batch_size", self.batch_size, 2)
         _int_at_least("n_neighbors", self.n_neighbors, 1)
+        _int_at_least("overcluster", self.overcluster, 1)
         _int_at_least("epochs_base", self.epochs_base, 0)
         _int_at_least("epochs_iter", self.epochs_iter, 0)
         _int_at_least("n_iter", self.n_iter, 0)
@@ -115,6 +117,11 @@ class KingdraConfig:
     def resolved_t_neg(self) -> int:
         """``t_neg``, with None meaning all ``n_models`` members disagree."""
         return self.n_models if self.t_neg is None else int(self.t_neg)
+
+    @property
+    def n_outputs(self) -> int:
+        """Output classes of every member: ``overcluster * n_clusters``."""
+        return self.overcluster * self.n_clusters
 
     @property
     def resolved_denoise_weights(self) -> tuple[float, ...]:
@@ -236,6 +243,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         min_confidence=0.9,
         neighbor_weight=1.0,  # extension (SCAN-style); gains in docs/benchmarks.md
         n_neighbors=10,
+        overcluster=2,  # extension: 2k fine clusters merged to k (kingdra.merge)
     ),
 }
 

@@ -193,7 +193,7 @@ class KingdraEngine:
         self.model = LadderEnsemble(
             self.n_features,
             config.hidden,
-            config.n_clusters,
+            config.n_outputs,
             config.n_models,
             config.noise_std,
             config.resolved_denoise_weights,
@@ -208,7 +208,7 @@ class KingdraEngine:
         # Changeable between steps.
         self.t_pos: int = config.resolved_t_pos
         self.t_neg: int = config.resolved_t_neg
-        self.k: int = config.n_clusters
+        self.k: int = config.n_outputs  # mini-clusters per Algorithm 1 run
         self.min_confidence: float = config.min_confidence
         self.epochs_iter: int = config.epochs_iter
         # State.
@@ -225,6 +225,9 @@ class KingdraEngine:
         self.iteration = 0
         self.base_trained = False
         self._alignment: np.ndarray | None = None
+        # (m, n_outputs): each member's output class -> final cluster; fixed after the base
+        # phase (overcluster > 1, kingdra.merge), None before it or when overcluster == 1.
+        self._member_groups: np.ndarray | None = None
         self._kept_previous = False
         self._mini_clusters_complete = False
 
@@ -322,9 +325,9 @@ class KingdraEngine:
                 targets = None
                 n_near = 0
                 if neighbors is not None:
-                    pick = torch.randint(
-                        neighbors.shape[1], idx.shape, generator=self._cpu_gen
-                    ).to(self.device)
+                    pick = torch.randint(neighbors.shape[1], idx.shape, generator=self._cpu_gen).to(
+                        self.device
+                    )
                     near = neighbors[idx, pick]  # (m, B)
                     x = torch.cat([x, X[near]], dim=1)
                     n_near = batch
@@ -411,6 +414,7 @@ class KingdraEngine:
         start = time.perf_counter()
         losses = self._train_epochs(epochs, "base", callback)
         self.base_trained = True
+        self._member_groups = None  # merged again from this base ensemble (overcluster > 1)
         self.predict()
         record: dict[str, Any] = {
             "iteration": 0,
@@ -448,9 +452,36 @@ class KingdraEngine:
         self.member_labels = self.probs.argmax(axis=2).T.astype(np.int64)  # (n, m)
         self.confidence = self.probs.max(axis=2).T  # (n, m)
         self._alignment = align_members(
-            self.member_labels, self.config.n_clusters, reference=None, probs=self.probs, refine=3
+            self.member_labels, self.config.n_outputs, reference=None, probs=self.probs, refine=3
         )
+        if self.config.overcluster > 1 and self._member_groups is None:
+            self._member_groups = self._merge_members()
         return self.member_labels
+
+    def _merge_members(self) -> np.ndarray:
+        """(m, n_outputs) final cluster of each member's output classes (kingdra.merge).
+
+        The aligned ensemble's fine clusters are merged along the input-space k-NN graph
+        once, after the base phase, where the merge is most reliable (the iterations then
+        sharpen the fine clusters, and their pieces of one class share fewer neighbours);
+        each member keeps that map for the rest of the run.
+        """
+        from kingdra.merge import merge_map
+
+        cfg = self.config
+        order = self._alignment
+        members = range(1) if cfg.stage == "single" else range(len(self.probs))
+        fine = np.mean([self.probs[j][:, order[j]] for j in members], axis=0)
+        groups = merge_map(
+            fine.argmax(axis=1),
+            self._neighbor_table().cpu().numpy(),
+            cfg.n_clusters,
+            cfg.n_outputs,
+            probs=fine,
+            random_state=self.seed,
+        )
+        inverse = np.argsort(self._alignment, axis=1)  # member class -> aligned class
+        return groups[inverse]
 
     def build_graph(
         self,
@@ -481,10 +512,11 @@ class KingdraEngine:
         min_conf = self.min_confidence if min_confidence is None else min_confidence
         check_threshold("t_pos", t_pos, m)
         check_threshold("t_neg", t_neg, m)
+        n_out = self.config.n_outputs
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise ValueError(f"k must be an integer in 1..n_clusters, got {k!r}")
-        if not 1 <= k <= self.config.n_clusters:
-            raise ValueError(f"k must be in 1..n_clusters={self.config.n_clusters}, got {k}")
+            raise ValueError(f"k must be an integer in 1..{n_out} (output classes), got {k!r}")
+        if not 1 <= k <= n_out:
+            raise ValueError(f"k must be in 1..{n_out} (output classes of each member), got {k}")
         if not 0.0 <= float(min_conf) < 1.0:
             raise ValueError(f"min_confidence must be in [0, 1), got {min_conf!r}")
         result = get_clusters(
@@ -545,7 +577,7 @@ class KingdraEngine:
             self.build_graph()
         start = time.perf_counter()
         clusters = self.mini_clusters
-        pseudo = member_pseudo_labels(clusters, self.member_labels, self.config.n_clusters)
+        pseudo = member_pseudo_labels(clusters, self.member_labels, self.config.n_outputs)
         self.pseudo_labels = np.asarray(pseudo, dtype=np.int64)  # (n, m)
         if not (self.pseudo_labels >= 0).any():
             logger.warning("no pseudo-labelled points: this iteration trains unsupervised only")
@@ -593,13 +625,41 @@ class KingdraEngine:
 
     # -- results ----------------------------------------------------------------------------
     def _aligned_mean(self, probs: np.ndarray) -> np.ndarray:
-        """Average of the members' probabilities after aligning their classes (see align_members)."""
+        """Average of the members' probabilities after aligning their classes (see align_members).
+
+        Over the ``n_outputs`` output classes; :meth:`_final_probs` merges them to
+        ``n_clusters`` when ``overcluster > 1``.
+        """
+        order = self._alignment
         if self.config.stage == "single":
             return probs[0]
-        order = self._alignment
         if order is None:
             raise ValueError("no alignment yet: call train_base() or predict() first")
         return np.mean([probs[j][:, order[j]] for j in range(len(probs))], axis=0)
+
+    def _final_probs(self, probs: np.ndarray) -> np.ndarray:
+        """(m, n, n_outputs) member probabilities -> (n, n_clusters) final probabilities."""
+        if self.config.overcluster == 1:
+            return self._aligned_mean(probs)
+        from kingdra.merge import merge_probs
+
+        if self._member_groups is None:
+            raise ValueError("no merge yet: call train_base() (or predict()) first")
+        members = range(1) if self.config.stage == "single" else range(len(probs))
+        k = self.config.n_clusters
+        return np.mean([merge_probs(probs[j], self._member_groups[j], k) for j in members], 0)
+
+    def final_member_labels(self) -> np.ndarray:
+        """(n, m) each member's labels as final clusters (aligned, and merged if over-clustered)."""
+        if self.member_labels is None or self._alignment is None:
+            raise ValueError("no predictions yet: call train_base() (or predict()) first")
+        groups = self._member_groups
+        if groups is None:
+            groups = np.argsort(self._alignment, axis=1)  # member class -> aligned class
+        return np.stack(
+            [groups[j][self.member_labels[:, j]] for j in range(self.member_labels.shape[1])],
+            axis=1,
+        )
 
     @property
     def ensemble_probs(self) -> np.ndarray:
@@ -610,7 +670,7 @@ class KingdraEngine:
         """
         if self.probs is None:
             raise ValueError("no predictions yet: call train_base() (or predict()) first")
-        return self._aligned_mean(self.probs)
+        return self._final_probs(self.probs)
 
     @property
     def labels_(self) -> np.ndarray:
@@ -619,7 +679,7 @@ class KingdraEngine:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, k) final probabilities for new rows, with the members aligned as in training."""
-        return self._aligned_mean(self.member_probs(X))
+        return self._final_probs(self.member_probs(X))
 
     @torch.no_grad()
     def embedding(self, X: Any | None = None, member: int = 0) -> np.ndarray:
@@ -648,7 +708,7 @@ class KingdraEngine:
 
         y = self.y_eval
         pred = self.labels_
-        members = self.member_labels
+        members = self.final_member_labels()
         return {
             "acc": float(cluster_accuracy(y, pred)),
             "nmi": float(nmi(y, pred)),
@@ -694,6 +754,8 @@ class KingdraEngine:
             tensors["pseudo_labels"] = torch.from_numpy(np.ascontiguousarray(self.pseudo_labels))
         if self._alignment is not None:
             tensors["alignment"] = torch.from_numpy(np.ascontiguousarray(self._alignment))
+        if self._member_groups is not None:
+            tensors["member_groups"] = torch.from_numpy(np.ascontiguousarray(self._member_groups))
         tensors["rng.cpu"] = self._cpu_gen.get_state()
         tensors["rng.device"] = self._dev_gen.get_state().cpu()
         meta = {
@@ -786,6 +848,8 @@ class KingdraEngine:
             engine.confidence = probs.max(axis=2).T
         if "alignment" in tensors:
             engine._alignment = tensors["alignment"].numpy().astype(np.int64)
+        if "member_groups" in tensors:
+            engine._member_groups = tensors["member_groups"].numpy().astype(np.int64)
         if "pseudo_labels" in tensors:
             engine.pseudo_labels = tensors["pseudo_labels"].numpy().astype(np.int64)
         engine.iteration = int(meta.get("iteration", 0))

@@ -24,6 +24,7 @@ _CONFIG_OVERRIDES = (
     "min_confidence",
     "neighbor_weight",
     "batch_size",
+    "overcluster",
 )
 
 
@@ -56,6 +57,11 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     neighbor_weight : float, optional
         Weight of the neighbour-consistency term (each row's prediction agrees with one of
         its input-space nearest neighbours'); 0 turns it off; None: preset (fast 1, paper 0).
+    overcluster : int, optional
+        Output classes per cluster: members have ``overcluster * n_clusters`` outputs and
+        the ensemble's fine clusters are merged back to ``n_clusters`` along the input-space
+        nearest-neighbour graph (:mod:`kingdra.merge`); 1 turns it off; None: preset
+        (fast 2, paper 1).
     batch_size : int, optional
         Unlabelled rows per member per step (as many pseudo-labelled rows are added in the
         iterations); None: preset (64). On a GPU, steps of the small default batch are
@@ -115,6 +121,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         min_confidence=None,
         neighbor_weight=None,
         batch_size=None,
+        overcluster=None,
         stage="kingdra",
         device="auto",
         random_state=None,
@@ -134,6 +141,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.min_confidence = min_confidence
         self.neighbor_weight = neighbor_weight
         self.batch_size = batch_size
+        self.overcluster = overcluster
         self.stage = stage
         self.device = device
         self.random_state = random_state

@@ -35,7 +35,7 @@ choice = st.selectbox(
 )  # fmt: skip
 snap = snapshots[choice]
 n, m = snap.member_labels.shape
-n_classes = session.config.n_clusters
+n_classes = session.config.n_outputs  # member output classes (overcluster * k)
 defaults = session.current_thresholds()
 
 

@@ -78,7 +78,7 @@ past = snapshots[choice]
 p = past.params
 lkey = ("agreement", past.iteration)
 if lkey not in session.cache:
-    session.cache[lkey] = agreement_layout(past.member_labels, session.config.n_clusters)
+    session.cache[lkey] = agreement_layout(past.member_labels, session.config.n_outputs)
 view = build_graph_view(
     past.member_labels, past.confidence, session.cache[lkey], t_pos=p["t_pos"], t_neg=p["t_neg"],
     k=p["k"], min_confidence=p["min_confidence"], sample_size=min(600, len(past.labels)),

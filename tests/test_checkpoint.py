@@ -90,7 +90,8 @@ def test_extra_and_version_are_kept(blob):
 
 def test_without_optimizer_state_the_file_is_smaller(engine, blob):
     small = run_to_bytes(engine, include_optimizer=False)
-    assert len(small) < len(blob) / 2
+    weights = sum(p.numel() * p.element_size() for p in engine.model.parameters())
+    assert len(blob) - len(small) >= 2 * weights  # Adam keeps two moments per weight
     assert not any(k.startswith("optim.") for k in run_from_bytes_raw(small).tensors)
 
 

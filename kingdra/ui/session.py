@@ -123,7 +123,7 @@ class AppSession:
         return {
             "t_pos": cfg.resolved_t_pos,
             "t_neg": cfg.resolved_t_neg,
-            "k": cfg.n_clusters,
+            "k": cfg.n_outputs,
             "min_confidence": float(cfg.min_confidence),
         }
 
