@@ -12,7 +12,7 @@ from kingdra.ui.widgets import DATA_PAGE, device_options, get_session
 
 FIELDS = ("n_models", "hidden", "epochs_base", "epochs_iter", "lr", "batch_size", "noise_std")
 FIELDS += ("im_weight", "mu", "kl_weight", "dot_weight", "sup_weight", "seed")
-FIELDS += ("neighbor_weight", "n_neighbors")
+FIELDS += ("neighbor_weight", "n_neighbors", "overcluster")
 
 
 def env_overrides() -> dict:
@@ -60,7 +60,7 @@ def config_from_form(preset: str, n_clusters: int, base: str) -> KingdraConfig:
             "hidden sizes must be whole numbers separated by commas, e.g. 256, 256"
         ) from None
     values = {key: st.session_state[f"train_{key}"] for key in FIELDS if key != "hidden"}
-    for key in ("n_models", "epochs_base", "epochs_iter", "batch_size", "seed"):
+    for key in ("n_models", "epochs_base", "epochs_iter", "batch_size", "seed", "overcluster"):
         values[key] = int(values[key])
     # Fields without a form widget (thresholds, gate) may still come from the environment.
     extra = {k: v for k, v in env_overrides().items() if k not in (*FIELDS, "n_clusters", "base")}
@@ -128,6 +128,11 @@ with st.form("train_form"):
             help="agreement with input-space nearest neighbours (0 = off, as in the paper)",
         )  # fmt: skip
         a2.number_input("neighbours per row", 1, 100, key="train_n_neighbors")
+        a3.number_input(
+            "over-clustering", 1, 10, key="train_overcluster",
+            help="outputs per cluster: members learn r·k fine clusters, merged back to k along "
+            "the nearest-neighbour graph after the base phase (1 = off, as in the paper)",
+        )  # fmt: skip
     options, description = device_options()
     device = st.selectbox("device", options, key="train_device", help=f"auto = {description}")
     submitted = st.form_submit_button(

@@ -119,6 +119,18 @@ def test_train_form_rejects_bad_hidden_sizes():
     assert not at.session_state["kingdra_session"].trained
 
 
+def test_train_form_over_clustering_reaches_the_config():
+    at = _page(_app(), "train")
+    assert at.number_input(key="train_overcluster").value == 2  # the fast preset's
+    at.number_input(key="train_overcluster").set_value(3)
+    at.button(key="train_start").click().run()
+    _ok(at)
+    session = at.session_state["kingdra_session"]
+    assert session.config.overcluster == 3 and session.config.n_outputs == 30
+    assert session.latest.member_labels.max() < 30
+    assert session.latest.labels.max() < 10
+
+
 @pytest.mark.slow
 def test_training_records_snapshots(trained):
     assert [s.iteration for s in trained.snapshots] == [0, 1]
