@@ -666,7 +666,9 @@ class KingdraEngine:
         """(n, k) final probabilities: aligned average over members (member 0 for "single").
 
         Members are matched (Hungarian on label co-occurrence) to the medoid member, the one
-        agreeing most with the others, then re-matched to the consensus three times.
+        agreeing most with the others, then re-matched to the consensus three times. With
+        ``overcluster > 1`` each member's fine classes are first merged to the ``k`` clusters
+        fixed after the base phase (:mod:`kingdra.merge`), then averaged.
         """
         if self.probs is None:
             raise ValueError("no predictions yet: call train_base() (or predict()) first")
