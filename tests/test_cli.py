@@ -83,7 +83,7 @@ def test_help_documents_every_fit_option():
         "--dataset", "--preset", "--base", "--n-models", "--t-pos", "--t-neg", "--n-iter",
         "--epochs-base", "--epochs-iter", "--hidden", "--device", "--seed", "--data-dir",
         "--label-column", "--out", "--quiet", "--stage", "--n-clusters", "--min-confidence",
-        "--neighbor-weight", "--batch-size",
+        "--neighbor-weight", "--batch-size", "--overcluster",
     ):  # fmt: skip
         assert option in text
 
@@ -95,6 +95,7 @@ def test_help_documents_every_fit_option():
         (["--dataset", "digits", "--min-confidence", "1.5"], "min_confidence must be in [0, 1)"),
         (["--dataset", "digits", "--neighbor-weight", "-1"], "neighbor_weight must be a finite number >= 0"),
         (["--dataset", "digits", "--batch-size", "1"], "batch_size must be an integer >= 2"),
+        (["--dataset", "digits", "--overcluster", "0"], "overcluster must be an integer >= 1"),
         (["--dataset", "no-such-set"], "Unknown dataset 'no-such-set'"),
         (["--dataset", "/no/such/dir/data.csv"], "does not exist"),
         (["--dataset", "mnist", "--offline", "--data-dir", "{tmp}"], "train-images-idx3-ubyte"),
