@@ -18,12 +18,9 @@ measures it.
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 
 def merge_map(
@@ -59,7 +56,7 @@ def merge_map(
     Examples
     --------
     >>> labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
-    >>> neighbors = np.array([[1], [2], [3], [0], [5], [6], [7], [4]])  # 0-1 and 2-3 linked
+    >>> neighbors = np.array([[1], [2], [3], [0], [5], [6], [7], [4]])  # fine clusters 0-1, 2-3 linked
     >>> merge_map(labels, neighbors, 2, 4).tolist() in ([0, 0, 1, 1], [1, 1, 0, 0])
     True
     """
