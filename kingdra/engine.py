@@ -483,6 +483,31 @@ class KingdraEngine:
         inverse = np.argsort(self._alignment, axis=1)  # member class -> aligned class
         return groups[inverse]
 
+    def merge_summary(self) -> dict[str, np.ndarray]:
+        """How the fine clusters map to the final ones, on the current predictions.
+
+        For ``overcluster > 1`` after the base phase: ``fine`` (n,) each row's aligned fine
+        cluster, ``used`` the non-empty fine clusters, ``sizes`` their row counts, ``groups``
+        their final cluster (fixed after the base phase) and ``affinity`` (u, u) their
+        size-normalised k-NN edge counts (:func:`kingdra.merge.fine_affinity`).
+        """
+        from kingdra.merge import fine_affinity
+
+        if self.config.overcluster == 1 or self._member_groups is None:
+            raise ValueError("no merge in this run: it needs overcluster > 1 and train_base()")
+        order = self._alignment
+        members = range(1) if self.config.stage == "single" else range(len(self.probs))
+        fine = np.mean([self.probs[j][:, order[j]] for j in members], axis=0).argmax(axis=1)
+        used = np.unique(fine)
+        groups = self._member_groups[0][order[0]]  # aligned fine class -> final cluster
+        return {
+            "fine": fine,
+            "used": used,
+            "sizes": np.bincount(fine, minlength=self.config.n_outputs)[used],
+            "groups": groups[used],
+            "affinity": fine_affinity(fine, self._neighbor_table().cpu().numpy(), used),
+        }
+
     def build_graph(
         self,
         t_pos: int | None = None,

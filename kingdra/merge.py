@@ -73,15 +73,7 @@ def merge_map(
     if len(used) <= n_clusters:
         mapping[used] = np.arange(len(used))
     else:
-        index = np.full(n_outputs, -1, dtype=np.int64)
-        index[used] = np.arange(len(used))
-        fine = index[labels]
-        size = np.bincount(fine, minlength=len(used)).astype(np.float64)
-        counts = np.zeros((len(used), len(used)))
-        np.add.at(counts, (np.repeat(fine, neighbors.shape[1]), fine[neighbors.ravel()]), 1.0)
-        counts = counts + counts.T
-        np.fill_diagonal(counts, 0.0)
-        affinity = counts / np.sqrt(np.outer(size, size)) + 1e-9  # + eps: one component
+        affinity = fine_affinity(labels, neighbors, used) + 1e-9  # + eps: one component
         if len(used) == 2 * n_clusters:
             groups = _pairs(affinity)
         else:
@@ -94,6 +86,22 @@ def merge_map(
             mass = np.bincount(row_group, weights=probs[:, u], minlength=n_clusters)
             mapping[u] = int(mass.argmax())
     return mapping
+
+
+def fine_affinity(labels: np.ndarray, neighbors: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """(u, u) size-normalised count of k-NN edges between the fine clusters ``used``.
+
+    ``labels`` (n,) must only hold values from ``used`` (sorted, as ``np.unique`` gives).
+    """
+    index = np.full(int(used.max()) + 1, -1, dtype=np.int64)
+    index[used] = np.arange(len(used))
+    fine = index[labels]
+    size = np.bincount(fine, minlength=len(used)).astype(np.float64)
+    counts = np.zeros((len(used), len(used)))
+    np.add.at(counts, (np.repeat(fine, neighbors.shape[1]), fine[neighbors.ravel()]), 1.0)
+    counts = counts + counts.T
+    np.fill_diagonal(counts, 0.0)
+    return counts / np.sqrt(np.outer(size, size))
 
 
 def _pairs(affinity: np.ndarray) -> np.ndarray:

@@ -463,3 +463,32 @@ def sizes_figure(sizes: Sequence[int], name: str = "mini-cluster") -> go.Figure:
     )
     fig.update_layout(height=260, yaxis_title="size", margin={"t": 20, "b": 10})
     return fig
+
+
+def merge_figure(affinity: np.ndarray, used: Sequence[int], groups: Sequence[int]) -> go.Figure:
+    """Heatmap of the k-NN affinity between fine clusters, ordered by the cluster they joined.
+
+    Fine clusters merged into one final cluster sit next to each other, so a bright block
+    along the diagonal is a final cluster whose pieces share many neighbours.
+    """
+    used, groups = np.asarray(used), np.asarray(groups)
+    order = np.lexsort((used, groups))
+    names = [f"{used[i]}→{groups[i]}" for i in order]
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.asarray(affinity)[np.ix_(order, order)],
+            x=names,
+            y=names,
+            colorscale="Viridis",
+            colorbar={"title": "k-NN edges / sqrt(sizes)"},
+            hovertemplate="fine %{y} · fine %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="fine cluster → final cluster: k-NN affinity",
+        xaxis={"type": "category", "tickangle": -90},
+        yaxis={"type": "category", "autorange": "reversed"},
+        height=520,
+        margin={"l": 60, "r": 20, "t": 50, "b": 60},
+    )
+    return fig

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kingdra.plots import confusion_figure, embedding_figure
+from kingdra.plots import confusion_figure, embedding_figure, merge_figure
 from kingdra.pseudo import pseudo_labels
 from kingdra.ui.graph_view import run_algorithm
 from kingdra.ui.layout import umap_layout
@@ -70,6 +70,44 @@ for j, g in enumerate(np.unique(groups[groups >= 0])):
                     st.text(("✗ " if wrong[i] else "") + ds.texts[i][:200])
             else:
                 st.dataframe(pd.DataFrame(ds.X[shown[:5]]), height=150)
+
+engine = session.engine
+if engine is not None and engine.config.overcluster > 1 and not session.runner.is_running():
+    with st.expander(
+        f"Over-clustering: how {engine.config.n_outputs} fine clusters became "
+        f"{engine.config.n_clusters} clusters"
+    ):
+        mkey = ("merge", snap.iteration)
+        try:
+            if mkey not in session.cache:
+                session.cache[mkey] = engine.merge_summary()
+            summary = session.cache[mkey]
+        except ValueError as err:
+            st.error(str(err))
+        else:
+            st.caption(
+                "Each member learns overcluster·k fine clusters; after the base phase the "
+                "fine clusters whose rows share the most input-space nearest neighbours are "
+                "paired into one cluster (kingdra.merge). Labels read fine → final."
+            )
+            st.plotly_chart(
+                merge_figure(summary["affinity"], summary["used"], summary["groups"]),
+                key="clusters_merge_figure",
+            )
+            table = {
+                "fine cluster": summary["used"],
+                "rows": summary["sizes"],
+                "final cluster": summary["groups"],
+            }
+            if ds.y is not None:
+                fine = summary["fine"]
+                names = ds.class_names
+                majority = [int(np.bincount(ds.y[fine == u]).argmax()) for u in summary["used"]]
+                table["majority class"] = [
+                    str(names[c]) if names is not None and c < len(names) else str(c)
+                    for c in majority
+                ]
+            st.dataframe(pd.DataFrame(table), hide_index=True)
 
 st.subheader("Learned representation (UMAP)")
 emb, emb_index = snap.embedding, snap.embedding_index

@@ -129,6 +129,10 @@ def test_train_form_over_clustering_reaches_the_config():
     assert session.config.overcluster == 3 and session.config.n_outputs == 30
     assert session.latest.member_labels.max() < 30
     assert session.latest.labels.max() < 10
+    at = _page(at, "clusters")
+    _ok(at)
+    assert any("30 fine clusters became 10 clusters" in e.label for e in at.expander)
+    assert not at.error
 
 
 @pytest.mark.slow

@@ -124,3 +124,40 @@ def test_checkpoint_keeps_the_merge_map(overclustered, tmp_path):
     assert np.array_equal(loaded._member_groups, engine._member_groups)
     assert np.array_equal(loaded.labels_, engine.labels_)
     assert np.array_equal(loaded.predict_proba(X).argmax(axis=1), engine.labels_)
+
+
+def test_merge_summary_describes_the_fixed_merge(overclustered):
+    engine, X, y = overclustered
+    summary = engine.merge_summary()
+    used = summary["used"]
+    assert summary["fine"].shape == (len(X),) and set(summary["fine"]) == set(used.tolist())
+    assert summary["sizes"].sum() == len(X)
+    assert summary["affinity"].shape == (len(used), len(used))
+    assert np.allclose(summary["affinity"], summary["affinity"].T)
+    assert set(summary["groups"].tolist()) <= set(range(10))
+    # The final labels are the fine clusters read through the map.
+    lookup = dict(zip(used.tolist(), summary["groups"].tolist(), strict=True))
+    agree = np.mean([lookup[f] for f in summary["fine"]] == engine.labels_)
+    # Final labels average the merged members, so they need not equal the merged argmax of
+    # the fine average; a wrong alignment would leave chance agreement (about 10 %).
+    assert agree > 0.5
+
+
+def test_merge_summary_needs_over_clustering():
+    X = np.random.default_rng(0).random((60, 5)).astype(np.float32)
+    engine = KingdraEngine(
+        X, KingdraConfig(n_clusters=3, n_models=2, hidden=(8,), epochs_base=1), device="cpu"
+    )
+    engine.train_base()
+    with pytest.raises(ValueError, match="needs overcluster > 1"):
+        engine.merge_summary()
+
+
+def test_merge_figure_orders_fine_clusters_by_final_cluster():
+    from kingdra.plots import merge_figure
+
+    affinity = np.array([[0, 1, 5], [1, 0, 2], [5, 2, 0]], dtype=float)
+    fig = merge_figure(affinity, used=[0, 3, 7], groups=[1, 0, 1])
+    heat = fig.data[0]
+    assert list(heat.x) == ["3→0", "0→1", "7→1"]
+    assert np.asarray(heat.z)[1, 2] == 5.0  # fine 0 and fine 7, both in cluster 1
