@@ -469,9 +469,7 @@ class KingdraEngine:
         from kingdra.merge import merge_map
 
         cfg = self.config
-        order = self._alignment
-        members = range(1) if cfg.stage == "single" else range(len(self.probs))
-        fine = np.mean([self.probs[j][:, order[j]] for j in members], axis=0)
+        fine = self._aligned_fine_mean()
         groups = merge_map(
             fine.argmax(axis=1),
             self._neighbor_table().cpu().numpy(),
@@ -482,6 +480,16 @@ class KingdraEngine:
         )
         inverse = np.argsort(self._alignment, axis=1)  # member class -> aligned class
         return groups[inverse]
+
+    def _aligned_fine_mean(self) -> np.ndarray:
+        """(n, n_outputs) aligned average of the cached member probabilities before merging.
+
+        Unlike :meth:`_aligned_mean`, member 0 is aligned too for ``stage="single"``, so that
+        the result is in the same class order as :attr:`_member_groups` expects.
+        """
+        order = self._alignment
+        members = range(1) if self.config.stage == "single" else range(len(self.probs))
+        return np.mean([self.probs[j][:, order[j]] for j in members], axis=0)
 
     def merge_summary(self) -> dict[str, np.ndarray]:
         """How the fine clusters map to the final ones, on the current predictions.
@@ -495,11 +503,9 @@ class KingdraEngine:
 
         if self.config.overcluster == 1 or self._member_groups is None:
             raise ValueError("no merge in this run: it needs overcluster > 1 and train_base()")
-        order = self._alignment
-        members = range(1) if self.config.stage == "single" else range(len(self.probs))
-        fine = np.mean([self.probs[j][:, order[j]] for j in members], axis=0).argmax(axis=1)
+        fine = self._aligned_fine_mean().argmax(axis=1)
         used = np.unique(fine)
-        groups = self._member_groups[0][order[0]]  # aligned fine class -> final cluster
+        groups = self._member_groups[0][self._alignment[0]]  # aligned fine class -> final
         return {
             "fine": fine,
             "used": used,
