@@ -26,11 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import sys
 import time
 import warnings
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +76,50 @@ def kingdra_run(X, y, k, preset, base, seed, device, **overrides) -> dict:
     seconds = time.perf_counter() - start
     history = engine.history
     return {"seed": seed, "seconds": seconds, "history": history}
+
+
+def _worker_init(threads: int, verbose: bool) -> None:
+    torch.set_num_threads(threads)
+    warnings.simplefilter("ignore")
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+
+class SeedRunner:
+    """Runs :func:`kingdra_run` for several seeds, in ``jobs`` worker processes when > 1.
+
+    On a GPU one small step is launch-bound (docs/benchmarks.md), so seeds trained side by
+    side in separate processes share the device with little slowdown each. ``submit``
+    returns at once; ``collect`` waits, so baselines can run in between.
+    """
+
+    def __init__(self, jobs: int, verbose: bool) -> None:
+        self.pool = None
+        if jobs > 1:
+            self.pool = ProcessPoolExecutor(
+                jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(torch.get_num_threads(), verbose),
+            )
+
+    def submit(self, X, y, k, preset, base, seeds, device, **overrides) -> list:
+        if self.pool is None:
+            return [(X, y, k, preset, base, s, device, overrides) for s in seeds]
+        return [
+            self.pool.submit(kingdra_run, X, y, k, preset, base, s, device, **overrides)
+            for s in seeds
+        ]
+
+    @staticmethod
+    def collect(pending: list) -> list[dict]:
+        return [
+            p.result() if isinstance(p, Future) else kingdra_run(*p[:-1], **p[-1]) for p in pending
+        ]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def method_rows(runs: list[dict], base: str, suffix: str = "") -> list[dict]:
@@ -263,9 +309,17 @@ def main(argv=None) -> int:
         "--baselines", default=",".join(BASELINES), help="comma-separated baselines to run"
     )
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train this many seeds at once in worker processes (worth it on a GPU)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log each phase and iteration as it ends"
     )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     overrides = {}
@@ -295,12 +349,14 @@ def main(argv=None) -> int:
         "preset": args.preset,
         "overrides": overrides,
         "seeds": seeds,
+        "jobs": args.jobs,
         "datasets": {},
     }
     print(
         f"# Accuracy benchmark ({report['machine']}, preset {args.preset}"
         f"{' with ' + str(overrides) if overrides else ''}, seeds {seeds})"
     )
+    runner = SeedRunner(args.jobs, args.verbose)
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         ds = load(name, data_dir=args.data_dir) if name == "mnist" else load(name)
         X, y, k = ds.X, ds.y, ds.n_classes
@@ -318,21 +374,23 @@ def main(argv=None) -> int:
             continue
 
         which = tuple(b for b in chosen if b != "spectral" or X.shape[0] <= SPECTRAL_MAX_N)
-        rows = baseline_rows(X, y, k, seeds, which)
         bases = ["ladder-im"] + (["ladder-dot"] if name in dot_sets else [])
-        runs = {}
-        for base in bases:
-            runs[base] = [
-                kingdra_run(X, y, k, args.preset, base, s, device, **overrides) for s in seeds
-            ]
-            rows += method_rows(runs[base], base)
+        pending = {
+            base: runner.submit(X, y, k, args.preset, base, seeds, device, **overrides)
+            for base in bases
+        }
         if name in ablation_sets:
             plain = {**overrides, "neighbor_weight": 0.0, "overcluster": 1}
             n_models = plain.get("n_models", KingdraConfig.from_preset(args.preset).n_models)
             plain["t_neg"] = plain.get("t_neg", n_models)
-            runs["paper-method"] = [
-                kingdra_run(X, y, k, args.preset, "ladder-im", s, device, **plain) for s in seeds
-            ]
+            pending["paper-method"] = runner.submit(
+                X, y, k, args.preset, "ladder-im", seeds, device, **plain
+            )
+        rows = baseline_rows(X, y, k, seeds, which)  # meanwhile, with --jobs > 1
+        runs = {key: runner.collect(value) for key, value in pending.items()}
+        for base in bases:
+            rows += method_rows(runs[base], base)
+        if "paper-method" in runs:
             suffix = " (paper's method: no neighbour term, t_neg = m, no over-clustering)"
             rows += method_rows(runs["paper-method"], "ladder-im", suffix=suffix)
         entry["rows"] = rows
@@ -342,13 +400,22 @@ def main(argv=None) -> int:
 
         if name == "digits" and not args.no_sweep:
             sweep = []
-            for m in (1, 2, 5, 10):
-                seed_runs = [
-                    kingdra_run(
-                        X, y, k, args.preset, "ladder-im", s, device, **{**overrides, "n_models": m}
-                    )
-                    for s in seeds[: args.sweep_seeds or len(seeds)]
-                ]
+            sweep_seeds = seeds[: args.sweep_seeds or len(seeds)]
+            sweep_pending = {
+                m: runner.submit(
+                    X,
+                    y,
+                    k,
+                    args.preset,
+                    "ladder-im",
+                    sweep_seeds,
+                    device,
+                    **{**overrides, "n_models": m},
+                )
+                for m in (1, 2, 5, 10)
+            }
+            for m, pending_m in sweep_pending.items():
+                seed_runs = runner.collect(pending_m)
                 sweep.append(
                     {
                         "method": f"m = {m}",
@@ -362,6 +429,7 @@ def main(argv=None) -> int:
             entry["ensemble_size_sweep"] = sweep
             print_table(f"{name}: Kingdra-Ladder-IM by ensemble size (appendix C.1)", sweep)
 
+    runner.close()
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=float))
