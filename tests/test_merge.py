@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.datasets import load_digits, make_blobs
 
+from kingdra import merge
 from kingdra.checkpoint import load_run, save_run
 from kingdra.config import KingdraConfig
 from kingdra.engine import KingdraEngine
@@ -34,6 +35,30 @@ def test_fine_clusters_of_one_blob_are_merged_back(pieces):
     assert cluster_accuracy(y, mapping[fine]) == 1.0
     for c in range(4):  # every piece of blob c lands in the same group
         assert len(set(mapping[c * pieces : (c + 1) * pieces].tolist())) == 1
+
+
+def test_a_pair_the_matching_forces_is_repaired():
+    """2k pieces but uneven: blob 0 in three pieces, blob 1 in one, blobs 2 and 3 in two.
+
+    A perfect matching must pair blob 1's single piece with a piece of blob 0 (they share no
+    neighbours); the repair moves that piece back to blob 0's group.
+    """
+    X, y = make_blobs(n_samples=320, centers=4, cluster_std=0.6, random_state=0)
+    X = X.astype(np.float32)
+    pieces = {0: 3, 1: 1, 2: 2, 3: 2}
+    fine = np.zeros(len(X), dtype=np.int64)
+    start = 0
+    for c, count in pieces.items():
+        rows = np.flatnonzero(y == c)
+        cuts = np.quantile(X[rows, 0], np.linspace(0, 1, count + 1)[1:-1])
+        fine[rows] = start + np.searchsorted(cuts, X[rows, 0])
+        start += count
+    neighbors = nearest_neighbors(torch.from_numpy(X), 8).numpy()
+    unrepaired = merge._pairs(merge.fine_affinity(fine, neighbors, np.arange(8)) + 1e-9)
+    assert cluster_accuracy(y, unrepaired[fine]) < 1.0  # the matching alone gets it wrong
+    mapping = merge_map(fine, neighbors, 4, 8)
+    assert cluster_accuracy(y, mapping[fine]) == 1.0
+    assert len(set(mapping[:3].tolist())) == 1 and len(set(mapping.tolist())) == 4
 
 
 def test_shuffled_fine_labels_give_the_same_partition():
