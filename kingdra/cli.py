@@ -249,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 1 for fast, 0 for paper)",
     )
     fit.add_argument(
+        "--n-neighbors",
+        type=_positive_int,
+        metavar="N",
+        help="nearest neighbours per row for that term and for the over-clustering merge "
+        "(default: 10)",
+    )
+    fit.add_argument(
         "--overcluster",
         type=_positive_int,
         metavar="R",
@@ -346,6 +353,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         hidden=args.hidden,
         min_confidence=args.min_confidence,
         neighbor_weight=args.neighbor_weight,
+        n_neighbors=args.n_neighbors,
         batch_size=args.batch_size,
         overcluster=args.overcluster,
         stage=args.stage,

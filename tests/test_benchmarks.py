@@ -51,6 +51,30 @@ def test_bench_accuracy_command_line_is_recorded_from_sys_argv(tmp_path, monkeyp
     assert report["command"].endswith(" ".join(argv))
 
 
+def test_bench_accuracy_jobs_give_the_same_figures_as_one_process(tmp_path):
+    """--jobs trains seeds in worker processes; seeded CPU runs must not change."""
+    reports = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"acc{jobs}.json"
+        argv = ["--datasets", "digits", "--seeds", "2", "--jobs", jobs, "--dot", "none"]
+        argv += ["--ablation", "none", "--no-sweep", "--baselines", "kmeans"]
+        argv += ["--device", "cpu", "--json", str(out), *TINY]
+        assert bench_accuracy.main(argv) == 0
+        reports.append(json.loads(out.read_text()))
+    one, two = (r["datasets"]["digits"]["runs"]["ladder-im"] for r in reports)
+    assert [r["seed"] for r in two] == [0, 1]
+    assert [[h["acc"] for h in r["history"]] for r in one] == [
+        [h["acc"] for h in r["history"]] for r in two
+    ]
+    assert reports[1]["jobs"] == 2
+
+
+def test_bench_accuracy_rejects_zero_jobs(capsys):
+    with pytest.raises(SystemExit):
+        bench_accuracy.main(["--jobs", "0"])
+    assert "--jobs must be >= 1" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(
     not (MNIST_DIR / "mnist").is_dir(), reason="../shared/data/mnist (full MNIST) is absent"
 )

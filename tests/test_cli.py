@@ -21,7 +21,7 @@ from kingdra.estimator import KingdraCluster
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--n-models", "3", "--hidden", "32", "--epochs-base", "2", "--n-iter", "1"]
 TINY += ["--epochs-iter", "1", "--min-confidence", "0", "--device", "cpu"]
-TINY += ["--neighbor-weight", "0.5", "--batch-size", "48"]
+TINY += ["--neighbor-weight", "0.5", "--batch-size", "48", "--n-neighbors", "4"]
 
 
 def _read_labels(path):
@@ -49,7 +49,7 @@ def test_fit_writes_labels_metrics_and_checkpoint(fit_dir):
     assert (metrics["n"], metrics["d"], metrics["k"]) == (1797, 64, 10)
     assert metrics["config"]["n_models"] == 3 and metrics["config"]["hidden"] == [32]
     assert metrics["config"]["neighbor_weight"] == 0.5 and metrics["config"]["t_neg"] == 2
-    assert metrics["config"]["batch_size"] == 48
+    assert metrics["config"]["batch_size"] == 48 and metrics["config"]["n_neighbors"] == 4
     assert [h["phase"] for h in metrics["history"]] == ["base", "iteration"]
     assert 0.3 < metrics["acc"] <= 1.0
     assert metrics["stopped"] is False
@@ -83,7 +83,7 @@ def test_help_documents_every_fit_option():
         "--dataset", "--preset", "--base", "--n-models", "--t-pos", "--t-neg", "--n-iter",
         "--epochs-base", "--epochs-iter", "--hidden", "--device", "--seed", "--data-dir",
         "--label-column", "--out", "--quiet", "--stage", "--n-clusters", "--min-confidence",
-        "--neighbor-weight", "--batch-size", "--overcluster",
+        "--neighbor-weight", "--batch-size", "--overcluster", "--n-neighbors",
     ):  # fmt: skip
         assert option in text
 
@@ -96,6 +96,7 @@ def test_help_documents_every_fit_option():
         (["--dataset", "digits", "--neighbor-weight", "-1"], "neighbor_weight must be a finite number >= 0"),
         (["--dataset", "digits", "--batch-size", "1"], "batch_size must be an integer >= 2"),
         (["--dataset", "digits", "--overcluster", "0"], "overcluster must be an integer >= 1"),
+        (["--dataset", "digits", "--n-neighbors", "0"], "n_neighbors must be an integer >= 1"),
         (["--dataset", "no-such-set"], "Unknown dataset 'no-such-set'"),
         (["--dataset", "/no/such/dir/data.csv"], "does not exist"),
         (["--dataset", "mnist", "--offline", "--data-dir", "{tmp}"], "train-images-idx3-ubyte"),
