@@ -147,21 +147,19 @@ def _repair_forced_pairs(groups: np.ndarray, affinity: np.ndarray) -> np.ndarray
     off = affinity.copy()
     np.fill_diagonal(off, 0.0)
     best = off.max(axis=1)
-    pairs = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    labels = np.unique(groups)
     forced = [
         (off[a, b], a, b)
-        for a, b in (p for p in pairs if len(p) == 2)
+        for a, b in (np.flatnonzero(groups == g) for g in labels)
         if off[a, b] < FORCED_PAIR_RATIO * min(best[a], best[b])
     ]
     for _, a, b in sorted(forced):
-        options = []
-        for piece in (a, b):
-            for g in np.unique(groups):
-                if g == groups[piece]:
-                    continue
-                ties = off[piece, groups == g]
-                options.append((float(ties.mean()), int(piece), int(g)))
-        _, piece, target = max(options)
+        _, piece, target = max(
+            (float(off[piece, groups == g].mean()), int(piece), int(g))
+            for piece in (a, b)
+            for g in labels
+            if g != groups[piece]
+        )
         groups[piece] = target
     return groups
 

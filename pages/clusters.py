@@ -88,7 +88,8 @@ if engine is not None and engine.config.overcluster > 1 and not session.runner.i
             st.caption(
                 "Each member learns overcluster·k fine clusters; after the base phase the "
                 "fine clusters whose rows share the most input-space nearest neighbours are "
-                "paired into one cluster (kingdra.merge). Labels read fine → final."
+                "grouped into one cluster, usually two per cluster (kingdra.merge). Labels "
+                "read fine → final."
             )
             st.plotly_chart(
                 merge_figure(summary["affinity"], summary["used"], summary["groups"]),
