@@ -33,6 +33,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -104,18 +105,12 @@ class SeedRunner:
             )
 
     def submit(self, X, y, k, preset, base, seeds, device, **overrides) -> list:
-        if self.pool is None:
-            return [(X, y, k, preset, base, s, device, overrides) for s in seeds]
-        return [
-            self.pool.submit(kingdra_run, X, y, k, preset, base, s, device, **overrides)
-            for s in seeds
-        ]
+        runs = [partial(kingdra_run, X, y, k, preset, base, s, device, **overrides) for s in seeds]
+        return runs if self.pool is None else [self.pool.submit(run) for run in runs]
 
     @staticmethod
     def collect(pending: list) -> list[dict]:
-        return [
-            p.result() if isinstance(p, Future) else kingdra_run(*p[:-1], **p[-1]) for p in pending
-        ]
+        return [p.result() if isinstance(p, Future) else p() for p in pending]
 
     def close(self) -> None:
         if self.pool is not None:
