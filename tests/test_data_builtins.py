@@ -117,7 +117,7 @@ def test_20news_from_a_placed_archive(tmp_path):
     folder = tmp_path / "20news"
     folder.mkdir()
     (folder / "20news-bydate.tar.gz").write_bytes(archive)
-    with pytest.raises(DataError, match="sha256.*Delete"):
+    with pytest.raises(DataError, match="sha256.*Replace.*checksums="):
         load("20news", data_dir=tmp_path, download=False)  # not the real archive's checksum
     ds = load(
         "20news",
@@ -131,6 +131,24 @@ def test_20news_from_a_placed_archive(tmp_path):
     assert all("From:" not in t for t in ds.texts)  # headers removed
     assert "engine" in ds.extra["vocabulary"]
     np.testing.assert_allclose(np.linalg.norm(ds.X, axis=1), 1, atol=1e-5)  # tf-idf rows
+
+
+def test_20news_from_extracted_folders_with_or_without_headers(tmp_path):
+    with tarfile.open(fileobj=io.BytesIO(_news_archive()), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "20news", filter="data")  # what `tar xzf` leaves
+    ds = load("20news", data_dir=tmp_path, download=False, max_features=20)
+    assert ds.X.shape == (12, 20) and ds.class_names == sorted(POSTS)
+    assert ds.y.tolist() == [0, 0, 1, 1, 2, 2] * 2  # train then test, as from the archive
+    assert all("From:" not in t for t in ds.texts)
+    assert "headers, footers, quotes removed" in ds.description
+    whole = load("20news", data_dir=tmp_path, download=False, max_features=20, remove=())
+    assert all(t.startswith("From: someone@example.com") for t in whole.texts)  # as the paper
+    assert "posts whole" in whole.description
+    # The split folders directly in data_dir are found too.
+    ds = load("20news", data_dir=tmp_path / "20news", download=False, max_features=20)
+    assert len(ds) == 12
+    with pytest.raises(DataError, match="headers, footers, quotes; give any of them"):
+        load("20news", data_dir=tmp_path, download=False, remove=("signatures",))
 
 
 # ---- CIFAR-10: the binary format parsed from a tiny synthetic archive.

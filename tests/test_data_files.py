@@ -232,3 +232,70 @@ def test_uploads_as_bytes_and_file_objects():
 def test_options_that_do_not_apply_to_the_format():
     with pytest.raises(DataError, match="image_size do not apply to .csv files.*label_column"):
         load(CSV, filename="pets.csv", image_size=8)
+
+
+# ---- the label column of a table: found by its name, named in the summary, changeable
+
+
+def _blobs(fmt: str, tmp_path, label: str = "label"):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(12, 4)), columns=list("abcd"))
+    df[label] = ["x", "y", "z"] * 4
+    path = tmp_path / f"blobs.{fmt}"
+    if fmt == "parquet":
+        df.to_parquet(path)
+    else:
+        df.to_csv(path, index=False, sep="\t" if fmt == "tsv" else ",")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet"])
+def test_table_label_column_found_by_name_and_named_in_the_summary(fmt, tmp_path):
+    path = _blobs(fmt, tmp_path)
+    ds = load(path)
+    assert ds.X.shape == (12, 4) and ds.n_classes == 3  # the labels are not a feature
+    assert ds.extra["columns"] == ["a", "b", "c", "d"] and ds.extra["label_column"] == "label"
+    assert "'a', 'b', 'c', 'd'" in ds.description
+    assert "labels from column 'label' (found by its name" in ds.description
+    # The user can say there is no label column, or pick another one.
+    with pytest.raises(DataError, match="'label' .* not numeric"):
+        load(path, label_column=False)  # a text column as a feature: said so, not hidden
+    none = load(path, label_column=False, ignore_columns=["label"])
+    assert none.X.shape == (12, 4) and none.y is None and "labels from" not in none.description
+    other = load(path, label_column="d", ignore_columns=["label"])
+    assert other.extra["columns"] == ["a", "b", "c"] and other.n_classes == 12
+    assert "labels from column 'd'" in other.description and "found by" not in other.description
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet"])
+@pytest.mark.parametrize("name", ["y", "Target", "LABELS"])
+def test_table_label_names_like_the_npz_loader_in_any_case(fmt, name, tmp_path):
+    ds = load(_blobs(fmt, tmp_path, label=name))
+    assert ds.extra["label_column"] == name and ds.X.shape == (12, 4)
+
+
+def test_table_label_column_false_keeps_a_numeric_label_column_as_a_feature(tmp_path):
+    data = b"a,b,target\n1,2,0\n3,4,1\n5,6,0\n"
+    assert load(data, filename="t.csv").X.shape == (3, 2)
+    ds = load(data, filename="t.csv", label_column=False)
+    assert ds.X.shape == (3, 3) and ds.y is None
+    with pytest.raises(DataError, match="give a column name, None .* or False"):
+        load(data, filename="t.csv", label_column=True)
+    # labels= given separately: no column is taken by its name.
+    ds = load(data, filename="t.csv", labels=["p", "q", "p"])
+    assert ds.X.shape == (3, 3) and ds.class_names == ["p", "q"]
+
+
+def test_text_column_with_a_field_over_the_csv_modules_limit():
+    long_text = "word " * 40_000  # 200,000 characters: over csv's default 131,072
+    data = f'text,label\n"{long_text}",a\n"a short post, quoted",b\n'.encode()
+    ds = load(data, filename="long.csv", text_column="text", stop_words=None)
+    assert len(ds.texts[0]) == len(long_text) and ds.class_names == ["a", "b"]
+    assert "text from 'text'" in ds.description
+
+
+def test_table_columns_reads_the_header_only(tmp_path):
+    from kingdra.data import table_columns
+
+    assert table_columns(b"a;b;label\n1;2;x\n", "t.csv", sep=";") == ["a", "b", "label"]
+    assert table_columns(_blobs("parquet", tmp_path).read_bytes(), "b.parquet")[-1] == "label"

@@ -21,7 +21,7 @@ from .dataset import DataError, Dataset, MissingDataError, encode_labels
 from .download import data_home
 from .images import load_image_zip
 from .preprocess import preprocess as _preprocess
-from .tabular import load_array, load_table
+from .tabular import detect_label_column, load_array, load_table, table_columns
 from .text import load_20news
 
 __all__ = [
@@ -30,10 +30,13 @@ __all__ = [
     "MissingDataError",
     "available",
     "data_home",
+    "detect_label_column",
     "encode_labels",
     "load",
     "load_upload",
+    "table_columns",
 ]
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
 
 MAX_BYTES_PATH = 1 << 30  # 1 GiB for files given by path
 MAX_BYTES_UPLOAD = 200 << 20  # 200 MiB for uploads (bytes / file-like objects)
@@ -77,7 +80,7 @@ _BUILTIN_OPTIONS = {
     "mnist5k": (),
     "mnist": _DOWNLOAD_OPTIONS,
     "fashion-mnist": _DOWNLOAD_OPTIONS,
-    "20news": _DOWNLOAD_OPTIONS + ("max_features", "stop_words", "min_df"),
+    "20news": _DOWNLOAD_OPTIONS + ("max_features", "stop_words", "min_df", "remove"),
     "cifar10": _DOWNLOAD_OPTIONS + ("features", "feature_model", "device", "batch_size"),
 }
 _FILE_LOADERS = {

@@ -168,7 +168,7 @@ def load_table(
     data: bytes,
     filename: str,
     *,
-    label_column: str | None = None,
+    label_column: str | bool | None = None,
     text_column: str | None = None,
     feature_columns: list[str] | None = None,
     ignore_columns: list[str] | None = None,
@@ -181,10 +181,18 @@ def load_table(
 ) -> Dataset:
     """A `.csv` / `.tsv` (header row required) or `.parquet` table.
 
-    Numeric columns are the features, except `label_column` (labels, any values) and
+    Numeric columns are the features, except the label column (labels, any values) and
     `ignore_columns`. With `text_column`, X is instead the tf-idf of that column
     (`max_features`, `stop_words`, `min_df` as in scikit-learn's ``TfidfVectorizer``) and the
     texts are kept for display.
+
+    Parameters
+    ----------
+    label_column : str, False or None
+        The column with the true labels (evaluation only, never a feature). None (default)
+        takes the first column named ``y``, ``label``, ``labels`` or ``target`` (any case),
+        as the ``.npz`` loader does; False means no label column: every numeric column is a
+        feature. The description says which column was taken.
     """
     import pandas as pd
 
@@ -206,8 +214,13 @@ def load_table(
     if len(df) == 0:
         raise DataError(f"{filename} has a header but no data rows; clustering needs at least 2.")
     columns = list(df.columns)
+    if not (label_column is None or label_column is False or isinstance(label_column, str)):
+        raise DataError(
+            f"label_column={label_column!r}: give a column name, None (find it by name) or "
+            "False (no label column)."
+        )
     for option, col in (("label_column", label_column), ("text_column", text_column)):
-        if col is not None and col not in columns:
+        if isinstance(col, str) and col not in columns:
             raise DataError(
                 f"{filename} has no column {col!r}; its columns are {_names(columns)}. "
                 f"Set {option}= to one of them."
@@ -215,6 +228,12 @@ def load_table(
     for col in list(feature_columns or []) + list(ignore_columns or []):
         if col not in columns:
             raise DataError(f"{filename} has no column {col!r}; its columns are {_names(columns)}.")
+    detected = False
+    if label_column is None and labels is None:
+        taken = set(feature_columns or []) | set(ignore_columns or []) | {text_column}
+        label_column = detect_label_column([c for c in columns if c not in taken])
+        detected = label_column is not None
+    label_column = label_column or None  # False: no label column
     y = labels
     if label_column is not None:
         if y is not None:
@@ -224,11 +243,15 @@ def load_table(
         raise DataError(
             f"{filename}: {len(y)} labels for {len(df)} rows; give exactly one label per row."
         )
+    label_note = _label_note(label_column, detected)
     if text_column is not None:
         texts = ["" if pd.isna(t) else str(t) for t in df[text_column]]
-        return texts_to_tfidf(
+        ds = texts_to_tfidf(
             texts, y, filename, max_features=max_features, stop_words=stop_words, min_df=min_df
         )
+        ds.description += f" (text from {text_column!r}{'; ' + label_note if label_note else ''})"
+        ds.extra.update(label_column=label_column, text_column=text_column)
+        return ds
     used = feature_columns or [
         c for c in columns if c != label_column and c not in set(ignore_columns or [])
     ]
@@ -241,9 +264,8 @@ def load_table(
     y, class_names = (
         encode_labels(np.asarray(y, dtype=object), filename) if y is not None else (None, None)
     )
-    note = f"{len(used)} numeric columns" + (
-        f", labels from {label_column!r}" if label_column else ""
-    )
+    note = f"features: {len(used)} numeric column(s) {_names(used, 8)}"
+    note += f"; {label_note}" if label_note else ""
     return Dataset(
         X=X.astype(np.float32),
         y=y,
@@ -252,8 +274,49 @@ def load_table(
         description=_describe(filename, X, class_names, dropped, note),
         source=filename,
         skipped=dropped,
-        extra={"columns": used},
+        extra={"columns": used, "label_column": label_column, "label_detected": detected},
     )
+
+
+def table_columns(data: bytes, filename: str, sep: str | None = None) -> list[str]:
+    """Column names of a `.csv` / `.tsv` / `.parquet` table, read from its header only.
+
+    For choosing the label, text and ignored columns before loading (the app's Upload tab).
+    """
+    import pandas as pd
+
+    lower = filename.lower()
+    try:
+        if lower.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            return [str(c) for c in pq.read_schema(io.BytesIO(data)).names]
+        sep = sep or ("\t" if lower.endswith(".tsv") else ",")
+        head = pd.read_csv(io.BytesIO(data), sep=sep, nrows=0, encoding=_encoding(data, filename))
+    except Exception as e:  # pandas / pyarrow raise many types for unreadable headers
+        raise DataError(f"{filename}: could not read the header row ({e}).") from None
+    return [str(c) for c in head.columns]
+
+
+def detect_label_column(columns) -> str | None:
+    """The column that holds labels by its name: ``y``, ``labels``, ``label``, ``target``.
+
+    The names and order of the ``.npz`` loader's label arrays, in any case; None when no
+    column has one of them.
+    """
+    by_name = {str(c).strip().lower(): c for c in reversed(list(columns))}
+    return next((by_name[name] for name in _LABEL_KEYS if name in by_name), None)
+
+
+def _label_note(label_column, detected: bool) -> str:
+    if label_column is None:
+        return ""
+    if detected:
+        return (
+            f"labels from column {label_column!r} (found by its name; "
+            "label_column=False makes it a feature)"
+        )
+    return f"labels from column {label_column!r}"
 
 
 def _encoding(data: bytes, filename: str) -> str:
@@ -305,6 +368,10 @@ def _field_counts_unquoted(data: bytes, sep: str):
 def _field_counts_csv(text: str, sep: str, filename: str):
     reader = csv.reader(io.StringIO(text), delimiter=sep)
     width, bad = None, []
+    # The csv module refuses fields over 131,072 characters by default; pandas reads any
+    # length, so long texts (a text_column) must pass this check too.
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))
     try:
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -315,6 +382,8 @@ def _field_counts_csv(text: str, sep: str, filename: str):
                 bad.append((reader.line_num, len(row)))
     except csv.Error as e:
         raise DataError(f"{filename}: not valid CSV ({e}).") from None
+    finally:
+        csv.field_size_limit(limit)
     return bad, width
 
 
@@ -345,9 +414,9 @@ def _check_numeric(df, used, filename) -> None:
     )
 
 
-def _names(columns) -> str:
-    shown = ", ".join(repr(c) for c in columns[:20])
-    return shown + (", ..." if len(columns) > 20 else "")
+def _names(columns, limit: int = 20) -> str:
+    shown = ", ".join(repr(c) for c in columns[:limit])
+    return shown + (", ..." if len(columns) > limit else "")
 
 
 def _describe(filename, X, class_names, dropped, note) -> str:

@@ -72,6 +72,9 @@ def texts_to_tfidf(
     )
 
 
+REMOVE_PARTS = ("headers", "footers", "quotes")
+
+
 def load_20news(
     data_dir=None,
     *,
@@ -83,14 +86,20 @@ def load_20news(
     max_features: int | None = 2000,
     stop_words: str | None = "english",
     min_df: int | float = 1,
+    remove=REMOVE_PARTS,
 ) -> Dataset:
-    """20 Newsgroups (train + test, 18,846 posts), headers, footers and quotes removed.
+    """20 Newsgroups (train + test, 18,846 posts), by default headers, footers and quotes removed.
 
     Read from ``<data_home>/20news/20news-bydate.tar.gz`` (sha256 checked, read in memory),
-    else from scikit-learn's cache ``20news-bydate_py3.pkz`` in the same folder, else the
-    archive is downloaded. `checksums` ``{"20news-bydate.tar.gz": sha256}`` overrides the
-    built-in checksum (for tests and other archives).
+    else from the extracted folders ``20news-bydate-train`` and ``20news-bydate-test`` in
+    ``<data_home>/20news/`` or ``<data_home>/``, else from scikit-learn's cache
+    ``20news-bydate_py3.pkz`` in ``<data_home>/20news/``, else the archive is downloaded.
+    `checksums` ``{"20news-bydate.tar.gz": sha256}`` overrides the built-in checksum (for
+    tests and other archives). `remove` names the parts stripped from every post, as
+    scikit-learn's ``fetch_20newsgroups(remove=...)``: any of ``"headers"``, ``"footers"``,
+    ``"quotes"``; ``()`` keeps the posts whole, as the paper does.
     """
+    remove = _check_remove(remove)
     folder = data_home(data_dir) / "20news"
     archive = folder / NEWS_ARCHIVE
     expected = (checksums or {}).get(NEWS_ARCHIVE, NEWS_SHA256)
@@ -101,14 +110,19 @@ def load_20news(
         if got != expected:
             raise DataError(f"{path.name}: sha256 {got}, expected {expected}.")
 
+    extracted = next((f for f in (folder, data_home(data_dir)) if (f / _SPLITS[0]).is_dir()), None)
+    if not archive.is_file() and extracted is not None:
+        texts, y, class_names = read_20news_folders(extracted, remove)
+        return _news_dataset(texts, y, class_names, remove, tfidf, str(extracted))
     if not archive.is_file() and (folder / NEWS_SKLEARN_CACHE).is_file():
-        return _from_sklearn_cache(folder, tfidf)
+        return _from_sklearn_cache(folder, tfidf, remove)
     if not archive.is_file():
         urls = [u + NEWS_ARCHIVE for u in mirrors(mirror, "KINGDRA_20NEWS_MIRROR", ())]
         urls = urls or list(NEWS_URLS)
         help_text = (
             f"To load 20news offline, place {NEWS_ARCHIVE} (14 MB, from {NEWS_URLS[0]} or "
-            f"http://qwone.com/~jason/20Newsgroups/{NEWS_ARCHIVE}) in {folder}; or place "
+            f"http://qwone.com/~jason/20Newsgroups/{NEWS_ARCHIVE}) in {folder}; or its "
+            f"extracted folders {' and '.join(_SPLITS)} there; or place "
             f"scikit-learn's cache file {NEWS_SKLEARN_CACHE} there (made on a machine with "
             f"internet by sklearn.datasets.fetch_20newsgroups(data_home='<folder>')); or pass "
             "data_dir= / set KINGDRA_DATA to a folder whose 20news/ subfolder holds it."
@@ -120,33 +134,81 @@ def load_20news(
         try:
             verify(archive)
         except DataError as e:
-            raise DataError(f"{e} Delete {archive} to download it again, or replace it.") from None
-    texts, y, class_names = read_20news_archive(archive)
-    return texts_to_tfidf(
-        texts,
-        y,
-        "20news",
-        class_names=class_names,
-        description=(
-            f"20news: {len(texts):,} posts (train + test; headers, footers, quotes removed), "
-            f"tf-idf of the {max_features} most frequent words, {len(class_names)} classes"
-        ),
-        source=str(archive),
-        **tfidf,
-    )
+            raise DataError(
+                f"{e} Replace {archive} with a good copy (or delete it to download it again); "
+                "if you trust this copy, pass its sha256 as checksums={'20news-bydate.tar.gz': "
+                "'<sha256>'}."
+            ) from None
+    texts, y, class_names = read_20news_archive(archive, remove)
+    return _news_dataset(texts, y, class_names, remove, tfidf, str(archive))
 
 
-def read_20news_archive(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
-    """Posts, labels and newsgroup names from the by-date archive, read in memory.
+def _check_remove(remove) -> tuple[str, ...]:
+    if isinstance(remove, str):
+        remove = tuple(p for p in remove.replace(",", " ").split() if p)
+    remove = tuple(remove or ())
+    bad = [p for p in remove if p not in REMOVE_PARTS]
+    if bad:
+        raise DataError(
+            f"remove={bad!r}: the parts of a post that can be removed are "
+            f"{', '.join(REMOVE_PARTS)}; give any of them, or () to keep posts whole."
+        )
+    return remove
 
-    Order: train then test; newsgroups and files sorted by name (as ``load_files``).
-    """
+
+def _strip(text: str, remove: tuple[str, ...]) -> str:
     from sklearn.datasets._twenty_newsgroups import (
         strip_newsgroup_footer,
         strip_newsgroup_header,
         strip_newsgroup_quoting,
     )
 
+    if "headers" in remove:
+        text = strip_newsgroup_header(text)
+    if "footers" in remove:
+        text = strip_newsgroup_footer(text)
+    if "quotes" in remove:
+        text = strip_newsgroup_quoting(text)
+    return text
+
+
+def _removed_note(remove: tuple[str, ...]) -> str:
+    return f"{', '.join(remove)} removed" if remove else "posts whole"
+
+
+def _news_dataset(texts, y, class_names, remove, tfidf: dict, source: str) -> Dataset:
+    return texts_to_tfidf(
+        texts,
+        y,
+        "20news",
+        class_names=class_names,
+        description=(
+            f"20news: {len(texts):,} posts (train + test; {_removed_note(remove)}), "
+            f"tf-idf of the {tfidf['max_features']} most frequent words, {len(class_names)} "
+            "classes"
+        ),
+        source=source,
+        **tfidf,
+    )
+
+
+def _news_posts(posts: list, source: str, remove) -> tuple[list[str], np.ndarray, list[str]]:
+    """(split, group, file name, text) tuples -> texts, labels, newsgroup names."""
+    if not posts:
+        raise DataError(f"{source} holds no posts under {' / '.join(_SPLITS)}; replace it.")
+    posts.sort(key=lambda p: p[:3])
+    class_names = sorted({p[1] for p in posts})
+    index = {g: i for i, g in enumerate(class_names)}
+    texts = [_strip(p[3], remove) for p in posts]
+    y = np.array([index[p[1]] for p in posts], dtype=np.int64)
+    return texts, y, class_names
+
+
+def read_20news_archive(path: Path, remove=REMOVE_PARTS) -> tuple[list[str], np.ndarray, list[str]]:
+    """Posts, labels and newsgroup names from the by-date archive, read in memory.
+
+    Order: train then test; newsgroups and files sorted by name (as ``load_files``).
+    """
     posts = []  # (split, group, file name, text)
     try:
         with tarfile.open(path, "r:gz") as tar:
@@ -160,28 +222,39 @@ def read_20news_archive(path: Path) -> tuple[list[str], np.ndarray, list[str]]:
                 posts.append((_SPLITS.index(parts[0]), parts[1], parts[2], raw.decode("latin-1")))
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path} is not a readable .tar.gz ({e}); delete or replace it.") from None
-    if not posts:
-        raise DataError(f"{path} holds no posts under {' / '.join(_SPLITS)}; replace it.")
-    posts.sort(key=lambda p: p[:3])
-    class_names = sorted({p[1] for p in posts})
-    index = {g: i for i, g in enumerate(class_names)}
-    texts = [
-        strip_newsgroup_quoting(strip_newsgroup_footer(strip_newsgroup_header(p[3]))) for p in posts
-    ]
-    y = np.array([index[p[1]] for p in posts], dtype=np.int64)
-    return texts, y, class_names
+    return _news_posts(posts, str(path), _check_remove(remove))
 
 
-def _from_sklearn_cache(folder: Path, tfidf: dict) -> Dataset:
+def read_20news_folders(
+    folder: Path, remove=REMOVE_PARTS
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """The same from the extracted ``20news-bydate-train`` / ``-test`` folders in `folder`.
+
+    A missing test folder is allowed (the train split alone is then read).
+    """
+    posts = []
+    for split_index, split in enumerate(_SPLITS):
+        root = Path(folder) / split
+        if not root.is_dir():
+            continue
+        for group in sorted(p for p in root.iterdir() if p.is_dir()):
+            for post in sorted(p for p in group.iterdir() if p.is_file()):
+                if post.stat().st_size > 10 << 20:
+                    raise DataError(f"{post} is implausibly large for a post.")
+                posts.append(
+                    (split_index, group.name, post.name, post.read_bytes().decode("latin-1"))
+                )
+    logger.info("read %d posts from the extracted folders in %s", len(posts), folder)
+    return _news_posts(posts, str(folder), _check_remove(remove))
+
+
+def _from_sklearn_cache(folder: Path, tfidf: dict, remove: tuple[str, ...]) -> Dataset:
     from sklearn.datasets import fetch_20newsgroups
 
     logger.info("reading scikit-learn's 20news cache in %s", folder)
     try:
         bunch = fetch_20newsgroups(
-            data_home=str(folder),
-            subset="all",
-            remove=("headers", "footers", "quotes"),
-            download_if_missing=False,
+            data_home=str(folder), subset="all", remove=remove, download_if_missing=False
         )
     except OSError as e:
         raise DataError(
@@ -193,8 +266,8 @@ def _from_sklearn_cache(folder: Path, tfidf: dict) -> Dataset:
         "20news",
         class_names=list(bunch.target_names),
         description=(
-            f"20news: {len(bunch.data):,} posts (scikit-learn cache; headers, footers, quotes "
-            f"removed), tf-idf of the {tfidf['max_features']} most frequent words, 20 classes"
+            f"20news: {len(bunch.data):,} posts (scikit-learn cache; {_removed_note(remove)}), "
+            f"tf-idf of the {tfidf['max_features']} most frequent words, 20 classes"
         ),
         source=str(folder / NEWS_SKLEARN_CACHE),
         **tfidf,
