@@ -1,8 +1,10 @@
 """Command line: ``python -m kingdra fit|predict|datasets``.
 
 Errors in the input (bad options, missing files, data not available offline) print one
-``error: ...`` line to stderr and exit with status 2; Ctrl-C stops training between batches,
-writes what was trained so far and exits with 130.
+``error: ...`` line to stderr and exit with status 2, before any work when it is about the
+options or the output folder; Ctrl-C stops training between batches, writes the model as it
+was after the last finished step (nothing when the base ensemble was not finished) and exits
+with 130.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import csv
 import json
 import logging
 import math
+import os
+import re
 import signal
 import sys
 import time
@@ -30,6 +34,10 @@ CHECKPOINT_NAME = "model.safetensors"
 class ProgressBar:
     """A one-line text progress bar redrawn with ``\\r``; fed by the engine's callback.
 
+    On a terminal the bar is redrawn in place; written to a file or a pipe (a log), it is a
+    plain line every `log_interval` seconds and at the end of each phase, so a log holds a
+    few readable lines instead of one per update.
+
     Parameters
     ----------
     stream : text stream
@@ -37,14 +45,31 @@ class ProgressBar:
     width : int
         Characters of the bar itself.
     min_interval : float
-        Seconds between redraws on batch events (epoch events always redraw).
+        Seconds between redraws on batch events on a terminal (epoch events always redraw).
+    interactive : bool, optional
+        Redraw in place; default: whether `stream` is a terminal.
+    log_interval : float
+        Seconds between lines when not interactive.
     """
 
-    def __init__(self, stream: TextIO, width: int = 24, min_interval: float = 0.1) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        width: int = 24,
+        min_interval: float = 0.1,
+        interactive: bool | None = None,
+        log_interval: float = 10.0,
+    ) -> None:
         self.stream = stream
         self.width = width
         self.min_interval = min_interval
+        if interactive is None:
+            isatty = getattr(stream, "isatty", None)
+            interactive = bool(isatty and isatty())
+        self.interactive = interactive
+        self.log_interval = log_interval
         self._last_draw = 0.0
+        self._last_line = time.perf_counter()
         self._line_len = 0
 
     @staticmethod
@@ -66,6 +91,12 @@ class ProgressBar:
     def __call__(self, progress: Any) -> None:
         now = time.perf_counter()
         last_epoch_end = progress.event == "epoch" and progress.epoch == progress.n_epochs
+        if not self.interactive:
+            if last_epoch_end or now - self._last_line >= self.log_interval:
+                self._last_line = now
+                self.stream.write(self.format(progress, self.width) + "\n")
+                self.stream.flush()
+            return
         if progress.event == "batch" and now - self._last_draw < self.min_interval:
             return
         self._last_draw = now
@@ -99,14 +130,46 @@ class _BarAwareHandler(logging.StreamHandler):
 
 
 # -- argument parsing ----------------------------------------------------------------------
-def _positive_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+
+
+def _at_least(low: int):
+    """An argparse type: a whole number >= `low` (the message says so)."""
+
+    def parse(text: str) -> int:
+        value = _whole_number(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number >= {low}"
+    return parse
+
+
+def _columns(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected column names separated by commas, got {text!r}")
+    return names
+
+
+def _separator(text: str) -> str:
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " ", "pipe": "|"}
+    value = named.get(text.lower(), text)
+    if not value:
+        raise argparse.ArgumentTypeError("the separator must not be empty")
     return value
+
+
+def _checksum(text: str) -> tuple[str, str]:
+    name, _, value = text.partition("=")
+    if not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected FILE=HEX, got {text!r}")
+    return name.strip(), value.strip().lower()
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -136,11 +199,60 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         help="folder holding (or caching) downloaded datasets, e.g. ../shared/data for "
         "mnist/*.gz; default $KINGDRA_DATA or a per-user cache folder",
     )
-    p.add_argument(
+    table = p.add_argument_group(
+        "tables (.csv, .tsv, .parquet)",
+        "A column named y, labels, label or target (any case) is taken as the labels unless "
+        "told otherwise; the log says which columns were used.",
+    )
+    labels = table.add_mutually_exclusive_group()
+    labels.add_argument(
         "--label-column",
         metavar="COL",
-        help="for .csv/.tsv/.parquet files: the column with true labels (used only to "
-        "report ACC/NMI/ARI, never to train)",
+        help="the column with true labels (used only to report ACC/NMI/ARI, never to train); "
+        "default: found by its name",
+    )
+    labels.add_argument(
+        "--no-label-column",
+        action="store_true",
+        help="no label column: every numeric column is a feature, even one named label",
+    )
+    table.add_argument(
+        "--text-column",
+        metavar="COL",
+        help="cluster the text of this column (tf-idf of its 2,000 most frequent words)",
+    )
+    table.add_argument(
+        "--ignore-columns",
+        type=_columns,
+        metavar="A,B",
+        help="columns to leave out of the features, comma-separated",
+    )
+    table.add_argument(
+        "--sep",
+        type=_separator,
+        metavar="SEP",
+        help="field separator of a .csv/.tsv (default , or tab; names: tab, semicolon, "
+        "space, pipe)",
+    )
+    p.add_argument(
+        "--drop-nonfinite",
+        action="store_true",
+        help="drop rows with NaN or infinite values (and say how many) instead of stopping",
+    )
+    news = p.add_argument_group("downloaded built-ins")
+    news.add_argument(
+        "--remove",
+        metavar="PARTS",
+        help="20news: parts stripped from every post, comma-separated from headers,footers,"
+        "quotes, or none to keep posts whole as the paper does (default: all three)",
+    )
+    news.add_argument(
+        "--checksum",
+        type=_checksum,
+        action="append",
+        metavar="FILE=HEX",
+        help="accept a placed file with this checksum instead of the built-in one (sha256; md5 "
+        "for fashion-mnist and cifar10 archives); repeatable",
     )
     p.add_argument(
         "--preprocess",
@@ -149,7 +261,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         help="scaling applied after loading (built-in image sets are already in [0, 1]; "
         "default: none)",
     )
-    p.add_argument("--pca", type=_positive_int, metavar="N", help="reduce features to N components")
+    p.add_argument("--pca", type=_at_least(1), metavar="N", help="reduce features to N components")
     p.add_argument(
         "--offline",
         action="store_true",
@@ -161,7 +273,12 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         choices=("auto", "cpu", "cuda", "mps"),
         help="auto = CUDA, then Apple MPS, then CPU (default: auto)",
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the output files")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder for the output files (created; checked before any work)",
+    )
     p.add_argument(
         "--quiet", action="store_true", help="no progress bar, no log lines; errors only"
     )
@@ -170,7 +287,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The ``kingdra`` argument parser (every option documented in ``--help``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m kingdra",
+        prog="kingdra" if Path(sys.argv[0]).name == "kingdra" else "python -m kingdra",
         description="Kingdra clustering (ICLR 2020): an ensemble of ladder networks, an "
         "agreement graph and pseudo-labels, iterated. See docs/cli.md.",
     )
@@ -207,30 +324,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--n-clusters",
-        type=_positive_int,
+        type=_whole_number,
         metavar="K",
         help="number of clusters (default: the number of classes of a labelled dataset)",
     )
-    fit.add_argument("--n-models", type=_positive_int, metavar="N", help="ensemble size m")
+    fit.add_argument("--n-models", type=_whole_number, metavar="N", help="ensemble size m")
     fit.add_argument(
         "--t-pos",
-        type=_positive_int,
+        type=_whole_number,
         metavar="N",
         help="strong positive edge when at least N members agree (1..n-models; default all)",
     )
     fit.add_argument(
         "--t-neg",
-        type=_positive_int,
+        type=_whole_number,
         metavar="N",
         help="strong negative edge when at least N members disagree "
         "(1..n-models; default: all for paper, all but one for fast)",
     )
-    fit.add_argument("--n-iter", type=_positive_int, metavar="N", help="Kingdra iterations")
+    fit.add_argument("--n-iter", type=_whole_number, metavar="N", help="Kingdra iterations")
     fit.add_argument(
-        "--epochs-base", type=_positive_int, metavar="N", help="epochs of the unsupervised start"
+        "--epochs-base", type=_whole_number, metavar="N", help="epochs of the unsupervised start"
     )
     fit.add_argument(
-        "--epochs-iter", type=_positive_int, metavar="N", help="epochs per Kingdra iteration"
+        "--epochs-iter", type=_whole_number, metavar="N", help="epochs per Kingdra iteration"
     )
     fit.add_argument(
         "--hidden", type=_hidden, metavar="W,W", help="hidden layer widths, e.g. 256,256"
@@ -250,27 +367,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.add_argument(
         "--n-neighbors",
-        type=_positive_int,
+        type=_whole_number,
         metavar="N",
         help="nearest neighbours per row for that term and for the over-clustering merge "
         "(default: 10)",
     )
     fit.add_argument(
         "--overcluster",
-        type=_positive_int,
+        type=_whole_number,
         metavar="R",
         help="output classes per cluster: R*k fine clusters merged back to k along the "
         "nearest-neighbour graph, 1 = off (default: 2 for fast, 1 for paper)",
     )
     fit.add_argument(
         "--batch-size",
-        type=_positive_int,
+        type=_whole_number,
         metavar="N",
         help="unlabelled rows per member per step (default 64; on a GPU 256 is about 4x "
         "faster per epoch)",
     )
     fit.add_argument(
-        "--seed", type=_positive_int, default=0, metavar="N", help="random seed (default: 0)"
+        "--seed", type=_at_least(0), default=0, metavar="N", help="random seed (default: 0)"
     )
     fit.set_defaults(handler=_cmd_fit)
 
@@ -298,12 +415,85 @@ def _load_dataset(args: argparse.Namespace):
     options: dict[str, Any] = {}
     if args.label_column is not None:
         options["label_column"] = args.label_column
+    if args.no_label_column:
+        options["label_column"] = False
+    for name in ("text_column", "ignore_columns", "sep"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if args.drop_nonfinite:
+        options["drop_nonfinite"] = True
+    if args.remove is not None:
+        options["remove"] = () if args.remove.strip().lower() == "none" else args.remove
+    if args.checksum:
+        options["checksums"] = dict(args.checksum)
     name = args.dataset.strip().lower()
     if args.offline and name in available() and name not in ("digits", "mnist5k"):
         options["download"] = False
-    return load(
+    ds = load(
         args.dataset, data_dir=args.data_dir, preprocess=args.preprocess, pca=args.pca, **options
     )
+    logger.info("loaded %s", cli_advice(ds.description))
+    return ds
+
+
+# The library's messages name its keyword arguments; on the command line they are flags.
+_FLAG_ADVICE = (
+    (re.compile(r"\bdrop_nonfinite=True\b"), "--drop-nonfinite"),
+    (re.compile(r"\blabel_column=False\b"), "--no-label-column"),
+    (re.compile(r"\blabel_column='<name>'"), "--label-column NAME"),
+    (re.compile(r"\btext_column='<name>'"), "--text-column NAME"),
+    (re.compile(r"\bignore_columns=\[\.\.\.\]"), "--ignore-columns A,B"),
+    (re.compile(r"\bchecksums=\{'([^']+)': '<sha256>'\}"), r"--checksum \1=<sha256>"),
+    (re.compile(r"\bmax_bytes="), "max_bytes= (Python only)"),
+    (re.compile(r"\b(label_column|text_column|ignore_columns|feature_columns|sep|remove|"
+                r"checksums|drop_nonfinite)=(?=[\s.,;)]|$)"), None),
+)  # fmt: skip
+_FLAGS = {
+    "label_column": "--label-column",
+    "text_column": "--text-column",
+    "ignore_columns": "--ignore-columns",
+    "feature_columns": "feature_columns= (Python only)",
+    "sep": "--sep",
+    "remove": "--remove",
+    "checksums": "--checksum",
+    "drop_nonfinite": "--drop-nonfinite",
+}
+
+
+def cli_advice(message: str) -> str:
+    """A library message with its keyword arguments replaced by this command's flags."""
+    for pattern, flag in _FLAG_ADVICE:
+        message = pattern.sub(flag if flag is not None else lambda m: _FLAGS[m.group(1)], message)
+    if message.startswith("Option(s) "):  # "Option(s) x do not apply ...; its options are: ..."
+        names = "|".join(_FLAGS)
+        message = re.sub(rf"\b({names})\b", lambda m: _FLAGS[m.group(1)], message)
+    return message
+
+
+def check_output_folder(out: Path, files: tuple[str, ...]) -> None:
+    """Fail now, before any loading or training, if `out` could not receive `files`.
+
+    Raises
+    ------
+    ValueError
+        When `out` (or a folder above it) is a file, is not writable, or one of the output
+        names inside it is a folder.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (it is created if missing)")
+    existing = out
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--out {out}: {existing} is a file, so the folder cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: no permission to write in {existing}")
+    for name in files:
+        target = out / name
+        if target.exists() and not target.is_file():
+            raise ValueError(f"--out {out}: {target} exists and is not a file; move it away")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise ValueError(f"--out {out}: {target} exists and is not writable")
 
 
 def _scores(y, labels) -> dict[str, float]:
@@ -336,6 +526,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     from kingdra.estimator import KingdraCluster
 
     out = Path(args.out)
+    check_output_folder(out, ("labels.csv", "metrics.json", CHECKPOINT_NAME))
     ds = _load_dataset(args)
     k = args.n_clusters if args.n_clusters is not None else ds.n_classes
     if k is None:
@@ -394,12 +585,19 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
             signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - start
 
+    if not engine.base_trained:
+        logger.warning(
+            "stopped before the base ensemble finished: nothing to save, nothing written to %s",
+            out,
+        )
+        return EXIT_INTERRUPTED
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, Any] = {
         "dataset": ds.name,
         "n": int(ds.X.shape[0]),
         "d": int(ds.X.shape[1]),
         "k": int(k),
+        "label_column": ds.extra.get("label_column"),
         "seconds": round(seconds, 3),
         "device": device_description(engine.device),
         "stopped": stopped,
@@ -407,10 +605,6 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         "config": config.to_dict(),
         "history": engine.history,
     }
-    if not engine.base_trained:
-        _write_json(out / "metrics.json", metrics)
-        logger.warning("stopped before the base ensemble finished: no labels or model written")
-        return EXIT_INTERRUPTED
     estimator._set_fitted(engine)
     labels = estimator.labels_  # numbered 0..c-1 as `predict` on the checkpoint numbers them
     if ds.y is not None:
@@ -421,8 +615,19 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     summary = ", ".join(
         f"{key} {metrics[key]:.4f}" for key in ("acc", "nmi", "ari") if key in metrics
     )
+    if stopped:
+        logger.warning(
+            "stopped after %d of %d iteration(s) (%.1f s%s): wrote the model as it was after "
+            'the last finished step to %s (metrics.json says "stopped": true)',
+            engine.iteration,
+            config.n_iter if config.stage == "kingdra" else 0,
+            seconds,
+            f"; {summary}" if summary else "",
+            out,
+        )
+        return EXIT_INTERRUPTED
     logger.info("done in %.1f s%s; wrote %s", seconds, f" ({summary})" if summary else "", out)
-    return EXIT_INTERRUPTED if stopped else 0
+    return 0
 
 
 def _preset_value(args: argparse.Namespace, name: str):
@@ -434,10 +639,11 @@ def _preset_value(args: argparse.Namespace, name: str):
 def _cmd_predict(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     from kingdra.estimator import KingdraCluster
 
+    out = Path(args.out)
+    check_output_folder(out, ("labels.csv", "metrics.json"))
     model = KingdraCluster.load(args.checkpoint, device=args.device)
     ds = _load_dataset(args)
     labels = model.predict(ds.X)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, Any] = {
         "dataset": ds.name,
@@ -487,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         if bar is not None:
             bar.clear()
-        message = str(err) or type(err).__name__
+        message = cli_advice(str(err) or type(err).__name__)
         if isinstance(err, FileNotFoundError) and err.filename:
             message = f"{err.filename}: file not found"
         sys.stderr.write(f"error: {message}\n")

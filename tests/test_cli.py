@@ -199,3 +199,175 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_trained(tmp_path):
     assert metrics["stopped"] is True
     assert [h["phase"] for h in metrics["history"]] == ["base"]
     assert (out / "labels.csv").is_file() and (out / "model.safetensors").is_file()
+
+
+# ---- output paths are checked before any work
+
+
+def _blobs_csv(path: Path, n: int = 60, sep: str = ",", nan_row: int | None = None) -> None:
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0, 0, 0], [4, 4, 0, 0], [0, 4, 4, 4]], dtype=float)
+    y = np.arange(n) % 3
+    X = centers[y] + rng.normal(scale=0.5, size=(n, 4))
+    lines = [sep.join(["a", "b", "c", "d", "label"])]
+    for i, (row, label) in enumerate(zip(X, y, strict=True)):
+        values = ["" if i == nan_row and j == 2 else f"{v:.3f}" for j, v in enumerate(row)]
+        lines.append(sep.join([*values, "abc"[label]]))
+    path.write_text("\n".join(lines) + "\n")
+
+
+SMALL = ["--n-models", "2", "--hidden", "16", "--epochs-base", "1", "--n-iter", "0"]
+SMALL += ["--device", "cpu", "--n-neighbors", "3", "--batch-size", "16", "--quiet"]
+
+
+@pytest.mark.parametrize("command", ["fit", "predict"])
+@pytest.mark.parametrize("case", ["out is a file", "out under a file", "output name is a folder"])
+def test_bad_output_paths_fail_before_any_work(command, case, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("precious")
+    if case == "out is a file":
+        out, message = blocker, "is a file; give a folder"
+    elif case == "out under a file":
+        out, message = blocker / "run", "is a file, so the folder cannot be created"
+    else:
+        out = tmp_path / "run"
+        (out / "labels.csv").mkdir(parents=True)
+        message = "labels.csv exists and is not a file"
+    # The checkpoint does not exist either: the output folder is checked before it is read.
+    extra = ["--checkpoint", str(tmp_path / "none.safetensors")] if command == "predict" else SMALL
+    start = time.perf_counter()
+    code = main([command, "--dataset", "digits", "--out", str(out), *extra, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: --out ") and message in err, err
+    assert time.perf_counter() - start < 5  # nothing loaded, nothing trained
+    assert blocker.read_text() == "precious"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_output_folder_fails_before_any_work(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code = main(["fit", "--dataset", "digits", "--out", str(locked / "run"), *SMALL])
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and "no permission to write" in capsys.readouterr().err
+
+
+def test_existing_output_folder_is_reused(tmp_path):
+    _blobs_csv(tmp_path / "blobs.csv")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "labels.csv").write_text("old")
+    assert main(["fit", "--dataset", str(tmp_path / "blobs.csv"), "--out", str(out), *SMALL]) == 0
+    assert (out / "labels.csv").read_text().startswith("index,label,true")
+
+
+# ---- tables from the command line: the label column, and every option the messages name
+
+
+def test_fit_on_a_csv_takes_the_label_column_by_name(tmp_path, capsys):
+    _blobs_csv(tmp_path / "blobs.csv")
+    out = tmp_path / "run"
+    args = ["fit", "--dataset", str(tmp_path / "blobs.csv"), "--out", str(out), *SMALL]
+    assert main([a for a in args if a != "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "4 numeric column(s) 'a', 'b', 'c', 'd'; labels from column 'label'" in err
+    assert "--no-label-column makes it a feature" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["d"], metrics["k"], metrics["label_column"]) == (4, 3, "label")
+    assert metrics["acc"] is not None
+
+
+def test_table_flags_the_error_messages_suggest(tmp_path, capsys):
+    data = tmp_path / "gappy.csv"
+    _blobs_csv(data, sep=";", nan_row=5)
+    out = str(tmp_path / "run")
+    base = ["fit", "--dataset", str(data), "--out", out, *SMALL]
+    assert main(base) == 2  # read with commas: one column 'a;b;c;d;label', not numeric
+    assert "'a;b;c;d;label' (row 0: " in capsys.readouterr().err
+    assert main([*base, "--sep", "semicolon"]) == 2
+    err = capsys.readouterr().err
+    assert "0-based rows 5" in err and "pass --drop-nonfinite to drop those rows" in err
+    assert main([*base, "--sep", ";", "--drop-nonfinite"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n"] == 59 and metrics["d"] == 4
+
+    # No label column: the text labels are then a non-numeric feature, and the message
+    # names the flags that fix it.
+    assert main([*base, "--sep", ";", "--drop-nonfinite", "--no-label-column"]) == 2
+    err = capsys.readouterr().err
+    assert "--label-column NAME" in err and "--ignore-columns A,B" in err
+    assert "label_column" not in err and "ignore_columns" not in err
+    args = [*base, "--sep", ";", "--drop-nonfinite", "--no-label-column"]
+    assert main([*args, "--ignore-columns", "label,d", "--n-clusters", "3"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["d"] == 3 and metrics["label_column"] is None and "acc" not in metrics
+
+
+def test_text_column_from_the_command_line_with_a_long_field(tmp_path):
+    posts = ["rockets orbit the moon", "engines of cars and brakes", "orbit launch rockets"] * 6
+    posts[0] = "moon " * 30_000  # 150,000 characters: over the csv module's default limit
+    lines = ["id,text,topic"] + [
+        f'{i},"{p}",{"space" if "orbit" in p or "moon" in p else "cars"}'
+        for i, p in enumerate(posts)
+    ]
+    (tmp_path / "posts.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    args = ["fit", "--dataset", str(tmp_path / "posts.csv"), "--text-column", "text"]
+    args += ["--label-column", "topic"]
+    assert main([*args, "--out", str(out), *SMALL]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 18 and metrics["k"] == 2 and metrics["label_column"] == "topic"
+
+
+def test_t_pos_message_gives_the_real_range(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["fit", "--dataset", "digits", "--t-pos", "-1", "--out", out, *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "t_pos must be an integer in 1..n_models=2" in err and ">= 0" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_progress_to_a_log_file_is_a_line_now_and_then():
+    import io
+
+    log = io.StringIO()  # not a terminal
+    bar = ProgressBar(log, log_interval=3600)
+    assert not bar.interactive
+    for epoch in (1, 2):
+        for batch in range(1, 201):
+            bar(Progress("base", "batch", epoch, 2, batch, 200, {"total": 1.0}, 1.0, 1.0))
+        bar(Progress("base", "epoch", epoch, 2, 200, 200, {"total": 1.0}, 1.0, 1.0))
+    text = log.getvalue()
+    assert "\r" not in text
+    assert text.count("\n") == 1 and "epoch 2/2" in text  # the end of the phase only
+    tty = ProgressBar(log, interactive=True)
+    assert tty.interactive
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_base_ensemble_leaves_nothing(tmp_path):
+    out = tmp_path / "out"
+    args = ["fit", "--dataset", "digits", "--out", str(out), *TINY, "--epochs-base", "1000"]
+    proc = _run(args)
+    seen = bytearray()
+
+    def reader():
+        for chunk in iter(lambda: proc.stderr.read1(256), b""):
+            seen.extend(chunk)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 90
+    while b"base epoch" not in seen and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert b"base epoch" in seen, seen.decode(errors="replace")
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    thread.join(timeout=5)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == 130, text
+    assert "nothing written" in text and "Traceback" not in text
+    assert not out.exists()
