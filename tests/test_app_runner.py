@@ -108,3 +108,76 @@ def test_progress_fraction_uses_one_based_epochs():
 
     assert progress_fraction(P()) == pytest.approx(1.5 / 4)
     assert progress_fraction(P(), part=1, n_parts=2) == pytest.approx((1 + 1.5 / 4) / 2)
+
+
+def test_two_starts_at_once_run_one_job_and_keep_its_engine():
+    """A form submitted with Enter and a click: two reruns start training at the same time.
+
+    The runner, not the buttons, refuses the second: exactly one start succeeds, the
+    session keeps the engine of the job that runs, and the job ends with its snapshot.
+    """
+    session = AppSession(sync=False)
+    session.set_dataset(load("digits"), "digits")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def press() -> None:
+        barrier.wait()
+        try:
+            session.start_base(_tiny(epochs_base=2))
+            outcomes.append("started")
+        except ValueError as err:
+            outcomes.append(str(err))
+
+    threads = [threading.Thread(target=press) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcomes.count("started") == 1, outcomes
+    assert any("already running" in o for o in outcomes), outcomes
+    engine = session.engine
+    with pytest.raises(ValueError, match="already running"):  # and later presses, too
+        session.start_base(_tiny())
+    with pytest.raises(ValueError, match="already running"):
+        session.runner.start(lambda board: "x", "other")
+    _wait(session.runner)
+    snap = session.runner.snapshot()
+    assert snap.status == "done", snap.error
+    assert session.engine is engine and session.trained
+    assert session.latest.member_labels.shape == (1797, 3)
+
+
+def test_a_failing_prepare_releases_the_runner():
+    runner = TrainingRunner(sync=True)
+
+    def prepare():
+        raise ValueError("bad config")
+
+    with pytest.raises(ValueError, match="bad config"):
+        runner.start(lambda board: "x", "job", prepare=prepare)
+    assert not runner.is_running()
+    runner.start(lambda board: "fine", "job")
+    assert runner.snapshot().message == "fine"
+
+
+def test_new_data_puts_the_trained_run_aside_and_clears_its_progress():
+    session = AppSession(sync=True)
+    digits = load("digits")
+    session.set_dataset(digits, "digits")
+    session.start_base(_tiny(n_models=2, hidden=(16,)))
+    engine, snapshots = session.engine, session.snapshots
+    assert session.runner.snapshot().status == "done"
+
+    small = load(b"a,b,label\n0,0,x\n0,1,x\n5,5,y\n5,6,y\n", filename="four.csv")
+    session.set_dataset(small, "four.csv")
+    assert not session.trained and session.engine is None
+    snap = session.runner.snapshot()
+    assert snap.status == "idle" and not snap.losses and not snap.message  # nothing stale
+    assert session.previous_description() == "the run on digits (base ensemble)"
+
+    session.restore_previous()
+    assert session.dataset is digits and session.engine is engine
+    assert session.snapshots is snapshots and session.previous is None  # four.csv: no run
+    with pytest.raises(ValueError, match="no earlier run"):
+        session.restore_previous()

@@ -91,6 +91,10 @@ def progress_fraction(progress, part: int = 0, n_parts: int = 1) -> float:
 class TrainingRunner:
     """Runs one training job at a time for one session, in a daemon thread.
 
+    "One at a time" is enforced here, not by the buttons: :meth:`start` claims the runner
+    under a lock before anything else, so two reruns of the page (a form submitted with
+    Enter, then a click) cannot both start a job, whatever the browser showed.
+
     Parameters
     ----------
     sync : bool
@@ -102,37 +106,50 @@ class TrainingRunner:
         self.board = ProgressBoard()
         self._thread: threading.Thread | None = None
         self._stop_hook: Callable[[], None] | None = None
+        self._lock = threading.Lock()
+        self._busy = False  # claimed by start() until the job has finished
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._busy
 
     def start(
         self,
         job: Callable[[ProgressBoard], str],
         description: str,
         stop_hook: Callable[[], None] | None = None,
+        prepare: Callable[[], None] | None = None,
     ) -> None:
         """Run ``job(board)``; its return value becomes the final message.
 
-        ``stop_hook`` is called by :meth:`stop` (e.g. ``engine.request_stop``); a job that
-        raises ``Cancelled`` ends as ``stopped``.
+        ``prepare()`` runs first, once the runner is claimed (e.g. replacing the session's
+        engine, which must not happen while another job uses it); if it raises, nothing is
+        started and the error propagates. ``stop_hook`` is called by :meth:`stop` (e.g.
+        ``engine.request_stop``); a job that raises ``Cancelled`` ends as ``stopped``.
 
         Raises
         ------
         ValueError
             If a job is already running.
         """
-        if self.is_running():
-            raise ValueError("training is already running; stop it or wait for it to finish")
-        self.board.reset(description)
-        self._stop_hook = stop_hook
+        with self._lock:
+            if self._busy:
+                raise ValueError("training is already running; stop it or wait for it to finish")
+            self._busy = True
+        try:
+            if prepare is not None:
+                prepare()
+            self.board.reset(description)
+            self._stop_hook = stop_hook
+            if not self.sync:
+                self._thread = threading.Thread(
+                    target=self._work, args=(job,), name="kingdra-training", daemon=True
+                )
+                self._thread.start()
+        except BaseException:
+            self._busy = False
+            raise
         if self.sync:
             self._work(job)
-            return
-        self._thread = threading.Thread(
-            target=self._work, args=(job,), name="kingdra-training", daemon=True
-        )
-        self._thread.start()
 
     def _work(self, job: Callable[[ProgressBoard], str]) -> None:
         try:
@@ -148,6 +165,7 @@ class TrainingRunner:
             self.board.update(status="done", message=message or "done", fraction=1.0, eta_s=0.0)
         finally:
             self.board.update(finished_at=time.time())
+            self._busy = False
 
     def stop(self) -> None:
         """Ask the running job to stop (takes effect between batches)."""
@@ -158,6 +176,19 @@ class TrainingRunner:
         """Wait for the worker thread (tests)."""
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def clear(self) -> None:
+        """Forget the last job's progress, losses and message (a new dataset was loaded).
+
+        Raises
+        ------
+        ValueError
+            While a job runs.
+        """
+        with self._lock:
+            if self._busy:
+                raise ValueError("stop the training first")
+            self.board = ProgressBoard()
 
     def snapshot(self) -> ProgressSnapshot:
         return self.board.snapshot()

@@ -36,6 +36,7 @@ class Snapshot:
     params: dict[str, Any] = field(default_factory=dict)  # thresholds used for the next step
     embedding_index: np.ndarray | None = None  # rows of a sample with a stored embedding
     embedding: np.ndarray | None = None  # (s, d) learned representation (latest snapshot only)
+    final_member_labels: np.ndarray | None = None  # (n, m) each member's final clusters
 
 
 def sync_mode() -> bool:
@@ -79,6 +80,7 @@ class AppSession:
         self.cache: dict[Any, Any] = {}  # layouts, UMAPs, sweeps: keyed by snapshot + params
         self.baselines: list[dict] | None = None
         self.messages: list[str] = []
+        self.previous: dict[str, Any] | None = None  # a run put aside by set_dataset
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -89,10 +91,10 @@ class AppSession:
     def trained(self) -> bool:
         return bool(self.snapshots)
 
-    def run_state(self) -> str:
-        """Short run state for the sidebar."""
+    def run_state(self, finished: bool = False) -> str:
+        """Short run state for the sidebar; `finished`: the last finished step, even mid-job."""
         snap = self.runner.snapshot()
-        if snap.running:
+        if snap.running and not finished:
             return f"training… ({snap.job})"
         if not self.snapshots:
             return "not trained"
@@ -100,12 +102,56 @@ class AppSession:
         return "base trained" if it == 0 else f"iteration {it}"
 
     def set_dataset(self, dataset, key: str) -> None:
-        """Switch to a new dataset; the run of the previous one is dropped."""
+        """Switch to a new dataset; a trained run of the previous one is put aside.
+
+        The run (engine, snapshots, thresholds, with its dataset) stays restorable with
+        :meth:`restore_previous` until another trained run is put aside; the progress of the
+        last job is cleared, since it belongs to the old data.
+
+        Raises
+        ------
+        ValueError
+            While training runs.
+        """
         if self.runner.is_running():
             raise ValueError("stop the training before switching datasets")
+        if self.trained:
+            self.previous = self._run_state()
         self.dataset = dataset
         self.dataset_key = key
         self.reset_run()
+        self.runner.clear()
+
+    def _run_state(self) -> dict[str, Any]:
+        names = ("dataset", "dataset_key", "engine", "config", "device", "snapshots")
+        names += ("thresholds", "cache", "baselines")
+        return {name: getattr(self, name) for name in names}
+
+    def previous_description(self) -> str | None:
+        """One line about the run put aside by :meth:`set_dataset`, or None."""
+        if self.previous is None:
+            return None
+        it = self.previous["snapshots"][-1].iteration
+        done = "base ensemble" if it == 0 else f"{it} iteration(s)"
+        return f"the run on {self.previous['dataset_key']} ({done})"
+
+    def restore_previous(self) -> None:
+        """Swap back to the run put aside (and its dataset); the current one is put aside.
+
+        Raises
+        ------
+        ValueError
+            When there is none, or while training runs.
+        """
+        if self.previous is None:
+            raise ValueError("there is no earlier run to restore")
+        if self.runner.is_running():
+            raise ValueError("stop the training before restoring another run")
+        current = self._run_state() if self.trained else None
+        for name, value in self.previous.items():
+            setattr(self, name, value)
+        self.previous = current
+        self.runner.clear()
 
     def reset_run(self) -> None:
         self.engine = None
@@ -133,10 +179,10 @@ class AppSession:
         self.thresholds = validated_thresholds(t_pos, t_neg, k, min_confidence, m, n)
 
     # -- training jobs ----------------------------------------------------------------------
-    def _snapshot(self) -> None:
+    def _snapshot(self, engine=None) -> None:
         # Runs in the worker right after a step, the only time the engine is not training:
         # the pages never call the engine themselves.
-        engine = self.engine
+        engine = self.engine if engine is None else engine
         n = engine.n_samples
         index = np.arange(n)
         if n > EMBEDDING_SAMPLE:
@@ -156,6 +202,8 @@ class AppSession:
                 params=self.current_thresholds(),
                 embedding_index=index,
                 embedding=np.asarray(embedding, dtype=np.float32),
+                # Members scored on the final clusters (merged, aligned), like the headline.
+                final_member_labels=np.array(engine.final_member_labels(), copy=True),
             )
         )
 
@@ -180,24 +228,34 @@ class AppSession:
         return callback
 
     def start_base(self, config, device: str = "auto") -> None:
-        """Create a fresh engine for ``config`` and train the base ensemble."""
+        """Create a fresh engine for ``config`` and train the base ensemble.
+
+        Raises
+        ------
+        ValueError
+            Without a dataset, or while a job runs (checked by the runner under its lock, so
+            a second start from another rerun never replaces the running engine).
+        """
         from kingdra.engine import KingdraEngine
 
         if self.dataset is None:
             raise ValueError("load a dataset first (Data page)")
-        if self.runner.is_running():
+        if self.runner.is_running():  # cheap early answer; the runner's claim decides
             raise ValueError("training is already running; stop it or wait for it to finish")
-        self.reset_run()
-        self.config = config
-        self.device = device
-        self.engine = KingdraEngine(self.dataset.X, config, y_eval=self.dataset.y, device=device)
+        engine = KingdraEngine(self.dataset.X, config, y_eval=self.dataset.y, device=device)
+
+        def prepare() -> None:  # runs only once the runner is ours
+            self.reset_run()
+            self.config = config
+            self.device = device
+            self.engine = engine
 
         def job(board: ProgressBoard) -> str:
-            self.engine.train_base(callback=self._callback(board, 0, 1, "base ensemble"))
-            self._snapshot()
+            engine.train_base(callback=self._callback(board, 0, 1, "base ensemble"))
+            self._snapshot(engine)
             return "base ensemble trained"
 
-        self.runner.start(job, "base ensemble", stop_hook=self.engine.request_stop)
+        self.runner.start(job, "base ensemble", stop_hook=engine.request_stop, prepare=prepare)
 
     def start_iterations(self, n_iter: int = 1) -> None:
         """Run ``n_iter`` Kingdra iterations with the current thresholds."""
@@ -205,21 +263,20 @@ class AppSession:
             raise ValueError("train the base ensemble first")
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
             raise ValueError(f"number of iterations must be an integer >= 1, got {n_iter!r}")
-        if self.runner.is_running():
-            raise ValueError("training is already running; stop it or wait for it to finish")
+        engine = self.engine
 
         def job(board: ProgressBoard) -> str:
             for part in range(n_iter):
                 th = self.current_thresholds()
-                self.engine.build_graph(**th)
+                engine.build_graph(**th)
                 it = self.latest.iteration + 1
                 label = f"iteration {it} ({part + 1} of {n_iter})"
                 board.update(job=label)
-                self.engine.train_iteration(callback=self._callback(board, part, n_iter, label))
-                self._snapshot()
+                engine.train_iteration(callback=self._callback(board, part, n_iter, label))
+                self._snapshot(engine)
             return f"{n_iter} iteration(s) done"
 
-        self.runner.start(job, f"{n_iter} iteration(s)", stop_hook=self.engine.request_stop)
+        self.runner.start(job, f"{n_iter} iteration(s)", stop_hook=engine.request_stop)
 
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint_bytes(self) -> bytes:
