@@ -16,6 +16,8 @@ from plotly.subplots import make_subplots
 POSITIVE_COLOR = "#2ca02c"  # strong positive edges: green, as in the blog post
 NEGATIVE_COLOR = "#d62728"  # strong negative edges: red
 UNASSIGNED_COLOR = "#b0b0b0"
+# 21 colours at least 22 CIE76 units apart from each other and from the edge colours and the
+# unassigned grey (tests/test_plots.py checks it): mini-clusters 0..20 never share a colour.
 PALETTE = (
     "#1f77b4",
     "#ff7f0e",
@@ -25,19 +27,22 @@ PALETTE = (
     "#17becf",
     "#bcbd22",
     "#393b79",
-    "#637939",
-    "#8c6d31",
-    "#843c39",
+    "#f3c300",
+    "#a1caf1",
     "#7b4173",
-    "#3182bd",
-    "#e6550d",
-    "#31a354",
-    "#756bb1",
-    "#636363",
-    "#fd8d3c",
-    "#74c476",
-    "#9e9ac8",
+    "#00a087",
+    "#f99379",
+    "#882d17",
+    "#c2b280",
+    "#b3446c",
+    "#a6761d",
+    "#01665e",
+    "#c51b7d",
+    "#542788",
+    "#fdb863",
 )
+# Past len(PALETTE) categories the colours come round again with another marker shape.
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star", "hexagon")
 
 
 def category_color(value: int) -> str:
@@ -45,6 +50,13 @@ def category_color(value: int) -> str:
     if value < 0:
         return UNASSIGNED_COLOR
     return PALETTE[int(value) % len(PALETTE)]
+
+
+def category_symbol(value: int) -> str:
+    """Marker shape of a category: a new shape each time the palette comes round again."""
+    if value < 0:
+        return SYMBOLS[0]
+    return SYMBOLS[(int(value) // len(PALETTE)) % len(SYMBOLS)]
 
 
 def limit_pairs(pairs: np.ndarray, max_pairs: int, seed: int = 0) -> tuple[np.ndarray, int]:
@@ -104,6 +116,7 @@ def graph_figure(
     title: str | None = None,
     seed: int = 0,
     height: int = 620,
+    n_total: int | None = None,
 ) -> go.Figure:
     """Strong-edge graph of a node sample.
 
@@ -127,6 +140,9 @@ def graph_figure(
         Local index of the anchor node, drawn large and circled.
     removing : bool ndarray (s,), optional
         Nodes removed at the current step, drawn as crosses.
+    n_total : int, optional
+        Nodes in the whole graph, when the figure shows a sample: the title then says
+        "s of n nodes drawn", and edge counts are labelled as counted among the drawn nodes.
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     s = len(xy)
@@ -141,11 +157,17 @@ def graph_figure(
     pos_kept, pos_total = limit_pairs(pos_pairs, max_pos_edges, seed)
     neg_kept, neg_total = limit_pairs(neg_pairs, max_neg_edges, seed + 1)
     fig = go.Figure()
+    sampled = n_total is not None and n_total > s
+    among = " among drawn nodes" if sampled else ""
     fig.add_trace(
-        _edge_trace(xy, neg_kept, NEGATIVE_COLOR, f"negative edges ({neg_total:,})", 0.5, 0.25)
+        _edge_trace(
+            xy, neg_kept, NEGATIVE_COLOR, f"negative edges{among} ({neg_total:,})", 0.5, 0.25
+        )
     )
     fig.add_trace(
-        _edge_trace(xy, pos_kept, POSITIVE_COLOR, f"positive edges ({pos_total:,})", 0.6, 0.35)
+        _edge_trace(
+            xy, pos_kept, POSITIVE_COLOR, f"positive edges{among} ({pos_total:,})", 0.6, 0.35
+        )
     )
     if anchor is not None and len(pos_pairs):
         pos_all = np.asarray(pos_pairs, dtype=np.int64).reshape(-1, 2)
@@ -177,11 +199,22 @@ def graph_figure(
     add_nodes(gone & (node_groups < 0), "removed", UNASSIGNED_COLOR, opacity=0.15, size=5)
     for group in np.unique(node_groups[gone & (node_groups >= 0)]):
         mask = gone & (node_groups == group)
-        add_nodes(mask, f"{group_name} {group} (picked)", category_color(group), opacity=0.35)
+        add_nodes(
+            mask,
+            f"{group_name} {group} (picked)",
+            category_color(group),
+            opacity=0.35,
+            symbol=category_symbol(group),
+        )
     live = ~faded & ~removing
     for group in np.unique(node_groups[live]):
         label = "unassigned" if group < 0 else f"{group_name} {group}"
-        add_nodes(live & (node_groups == group), label, category_color(group))
+        add_nodes(
+            live & (node_groups == group),
+            label,
+            category_color(group),
+            symbol=category_symbol(group),
+        )
     add_nodes(
         removing,
         "removed at this step",
@@ -209,7 +242,7 @@ def graph_figure(
             )
         )
 
-    caption = [f"{s:,} nodes drawn"]
+    caption = [f"{s:,} of {n_total:,} nodes drawn" if sampled else f"{s:,} nodes drawn"]
     if pos_total > len(pos_kept):
         caption.append(f"{len(pos_kept):,} of {pos_total:,} positive edges drawn")
     if neg_total > len(neg_kept):

@@ -34,10 +34,16 @@ if key not in session.cache:
         snap.member_labels, snap.confidence, th["t_pos"], th["t_neg"], th["k"], th["min_confidence"]
     )
 mini = cluster_membership(session.cache[key].clusters, n)
+source = (
+    "applied on the Graph page"
+    if session.thresholds is not None
+    else "the run's settings; Graph's sliders apply here after **Use these thresholds for "
+    "training**"
+)
 st.caption(
     f"{'Base ensemble' if snap.iteration == 0 else f'Iteration {snap.iteration}'}; "
     f"mini-clusters with t_pos={th['t_pos']}, t_neg={th['t_neg']}, k={th['k']} "
-    f"({int((mini >= 0).sum()):,} points)."
+    f"({source}; {int((mini >= 0).sum()):,} points)."
 )
 
 kind = st.radio("Show", ("final clusters", "mini-clusters"), horizontal=True, key="clusters_kind")

@@ -97,9 +97,14 @@ def graph_panel() -> None:
         help="An anchor must have max-probability above this in every member.",
     )  # fmt: skip
     c = st.columns([2, 1, 1])
-    sample_size = c[0].slider(
-        "nodes drawn", min(200, n), min(3000, n), min(800, n), 100, key="graph_sample"
-    )
+    if n > 200:
+        sample_size = c[0].slider(
+            "nodes drawn", 200, min(3000, n), min(800, n), 100, key="graph_sample",
+            help=f"of {n:,}: edges are drawn and counted among these nodes",
+        )  # fmt: skip
+    else:  # small data: every node is drawn, there is nothing to choose
+        sample_size = n
+        c[0].caption(f"All {n:,} nodes drawn.")
     color_by = c[1].radio(
         "colour by", ("mini-cluster", "true class") if ds.y is not None else ("mini-cluster",),
         key="graph_color",

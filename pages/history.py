@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from kingdra.plots import agreement_heatmap, history_figure, member_accuracy_figure
-from kingdra.ui.graph_view import build_graph_view, iteration_rows
+from kingdra.ui.graph_view import build_graph_view, iteration_rows, member_accuracies
 from kingdra.ui.layout import agreement_layout
 from kingdra.ui.views import agreement_matrix
 from kingdra.ui.widgets import get_session, need_training
@@ -34,13 +34,12 @@ snap = snapshots[-1]
 c1, c2 = st.columns(2)
 with c1:
     if ds.y is not None:
-        from kingdra.metrics import cluster_accuracy
-
-        acc = [
-            cluster_accuracy(ds.y, snap.member_labels[:, j])
-            for j in range(snap.member_labels.shape[1])
-        ]
+        acc = member_accuracies(snap, ds.y)
         st.plotly_chart(member_accuracy_figure(acc), key="history_members")
+        st.caption(
+            "Each member's labels as final clusters (its classes aligned with the ensemble's "
+            "and, with over-clustering, merged), scored like the ensemble's ACC."
+        )
     else:
         st.info("Per-member accuracy needs true labels.")
 with c2:

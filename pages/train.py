@@ -70,6 +70,18 @@ def config_from_form(preset: str, n_clusters: int, base: str) -> KingdraConfig:
     )
 
 
+def progress_text(snap) -> str:
+    """The progress bar's text; before the first batch reports, only what is starting."""
+    what = snap.phase or snap.job
+    if snap.n_epochs == 0 or snap.n_batches == 0:
+        return f"{what} · starting… · elapsed {fmt_seconds(snap.elapsed_s)}"
+    left = "estimating…" if snap.eta_s is None else fmt_seconds(snap.eta_s)
+    return (
+        f"{what} · epoch {snap.epoch}/{snap.n_epochs} · batch {snap.batch}/{snap.n_batches} · "
+        f"elapsed {fmt_seconds(snap.elapsed_s)} · left {left}"
+    )
+
+
 def fmt_seconds(s: float | None) -> str:
     if s is None:
         return "…"
@@ -90,7 +102,8 @@ preset = st.selectbox(
     list(PRESETS),
     index=list(PRESETS).index("fast"),
     key="train_preset",
-    help="fast: small networks, about a minute on digits on a CPU. paper: the authors' numbers.",
+    help="fast: small networks; digits end to end took 48 s on an idle 2-core CPU and several "
+    "minutes on a busy one (docs/benchmarks.md). paper: the authors' numbers, much slower.",
 )
 if st.session_state.get("_train_filled") != preset:
     fill_form(preset)
@@ -99,15 +112,28 @@ elif "train_n_models" not in st.session_state:
     # Streamlit drops widget state when another page was shown: restore the run's values.
     fill_form(preset, session.config)
 
+# k follows the data: its number of classes when known, else what the user set last.
+data_token = f"{session.dataset_key}:{id(ds)}"
+if st.session_state.get("_train_k_for") != data_token:
+    st.session_state["_train_k_for"] = data_token
+    if ds.n_classes:
+        st.session_state["_train_k_value"] = min(max(int(ds.n_classes), 2), 1000)
+    st.session_state.pop("train_k", None)
+if "train_k" not in st.session_state:
+    default_k = session.config.n_clusters if session.config is not None else 10
+    st.session_state["train_k"] = st.session_state.get("_train_k_value", default_k)
+
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
     n_clusters = c1.number_input(
-        "clusters k", min_value=2, max_value=1000, value=int(ds.n_classes or 10), key="train_k"
-    )
+        "clusters k", min_value=2, max_value=1000, key="train_k",
+        help="default: the number of classes when the data has labels",
+    )  # fmt: skip
+    st.session_state["_train_k_value"] = int(n_clusters)
     c2.slider("ensemble size m", 1, 20, key="train_n_models")
     base = c3.radio(
         "base model", BASES, horizontal=True, key="train_base_model",
-        format_func={"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot"}.get,
+        format_func=lambda b: {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot"}.get(b, b),
     )  # fmt: skip
     with st.expander("Advanced parameters"):
         a1, a2, a3, a4 = st.columns(4)
@@ -181,15 +207,16 @@ if session.trained:
 def progress_panel() -> None:
     snap = session.runner.snapshot()
     if snap.status == "idle":
-        st.info("Not trained yet: set the parameters and press **Train base ensemble**.")
+        if session.trained:
+            st.info(
+                f"Run state: {session.run_state()} ({ds.name}). Run more iterations, or "
+                "train a new base ensemble."
+            )
+        else:
+            st.info("Not trained yet: set the parameters and press **Train base ensemble**.")
         return
     if snap.running:
-        st.progress(
-            snap.fraction,
-            text=f"{snap.phase or snap.job} · epoch {snap.epoch}/{snap.n_epochs} · batch "
-            f"{snap.batch}/{snap.n_batches} · elapsed {fmt_seconds(snap.elapsed_s)} · "
-            f"left {fmt_seconds(snap.eta_s)}",
-        )
+        st.progress(snap.fraction, text=progress_text(snap))
     elif snap.status == "done":
         st.success(f"{snap.message} in {fmt_seconds(snap.finished_at - snap.started_at)}.")
     elif snap.status == "stopped":
@@ -226,6 +253,13 @@ with c1:
             on_click="ignore",
             key="train_ckpt_download",
         )
+    elif running and session.trained:
+        st.caption(
+            f"Training runs: the checkpoint (now at {session.run_state(finished=True)}) can be "
+            "downloaded once the job finishes or is stopped."
+        )
+    elif running:
+        st.caption("Training runs: a checkpoint can be downloaded once the base ensemble is done.")
     else:
         st.caption("A checkpoint can be downloaded once something is trained.")
 with c2:

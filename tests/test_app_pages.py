@@ -217,3 +217,178 @@ def test_checkpoint_round_trip_and_bad_upload(trained):
 @pytest.mark.parametrize("name", PAGES)
 def test_every_page_renders_after_training(trained, name):
     _ok(_page(_with(trained), name))
+
+
+# ---- a newcomer's own small files: every page for n = 4, 12, 150, uploads, nothing lost
+
+SMALL = {"n_models": 2, "hidden": [16], "epochs_base": 1, "epochs_iter": 1, "min_confidence": 0.0}
+
+
+def _blobs_csv(n: int) -> bytes:
+    """n rows of 4 features around 2 (n < 150) or 3 centres, with a `label` column."""
+    k = 2 if n < 150 else 3
+    rng = np.random.default_rng(n)
+    y = np.arange(n) % k
+    X = np.eye(k, 4)[y] * 5 + rng.normal(scale=0.3, size=(n, 4))
+    rows = [",".join([*(f"{v:.3f}" for v in x), "abc"[c]]) for x, c in zip(X, y, strict=True)]
+    return ("a,b,c,d,label\n" + "\n".join(rows) + "\n").encode()
+
+
+def _image_zip(n: int = 4) -> bytes:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(n):
+            group = ("cats", "dogs")[i % 2]
+            img = Image.new("L", (8, 8), 40 if group == "cats" else 220)
+            png = io.BytesIO()
+            img.save(png, format="PNG")
+            zf.writestr(f"pets/{group}/{i}.png", png.getvalue())
+    return buf.getvalue()
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at = _page(at, "data")
+    at.file_uploader(key="data_upload").upload(name, data, "application/octet-stream")
+    at.run()
+    at.button(key="data_load_upload").click().run()
+    _ok(at)
+    return at
+
+
+@pytest.mark.parametrize(
+    "name, data, n, k",
+    [
+        ("four.csv", _blobs_csv(4), 4, 2),
+        ("twelve.csv", _blobs_csv(12), 12, 2),
+        ("blobs.csv", _blobs_csv(150), 150, 3),
+        ("pets.zip", _image_zip(4), 4, 2),
+    ],
+    ids=["csv-4", "csv-12", "csv-150", "zip-4"],
+)
+def test_every_page_works_on_small_uploads(monkeypatch, name, data, n, k):
+    monkeypatch.setenv("KINGDRA_APP_DEFAULTS", json.dumps(SMALL))
+    at = _upload(_app(), name, data)
+    session = at.session_state["kingdra_session"]
+    assert session.dataset.X.shape[0] == n and session.dataset.n_classes == k
+    if name.endswith(".csv"):
+        assert session.dataset.X.shape[1] == 4  # the label column is not a feature
+        loaded = at.success[0].value
+        assert "'a', 'b', 'c', 'd'; labels from column 'label' (found by its name" in loaded
+        assert "label column '(none)' makes it a feature" in loaded
+    captions = " ".join(c.value for c in at.caption) + " ".join(
+        str(i.proto.imgs[0].caption) for i in at.get("imgs")
+    )
+    assert "40 random samples" not in captions
+
+    at = _page(at, "train")
+    assert at.number_input(key="train_k").value == k  # from the data's labels
+    at.button(key="train_start").click().run()
+    _ok(at)
+    assert [s.value for s in at.success][0].startswith("base ensemble trained")
+    at.button(key="train_next").click().run()
+    _ok(at)
+    assert at.session_state["kingdra_session"].latest.iteration == 1
+
+    for page in PAGES:
+        at = _page(at, page)
+        _ok(at)
+    at = _page(at, "graph")
+    if n <= 200:
+        assert any(f"All {n:,} nodes drawn" in c.value for c in at.caption)
+    at.slider(key="graph_t_pos").set_value(1).run()
+    _ok(at)
+    at.slider(key="graph_step").set_value(1).run()
+    _ok(at)
+    at = _page(at, "history")
+    _ok(at)
+
+
+def test_data_page_label_column_control_and_drop_nonfinite(monkeypatch):
+    data = _blobs_csv(12).replace(b"\n", b"\n", 1)
+    lines = data.decode().splitlines()
+    lines[3] = ",".join(["", *lines[3].split(",")[1:]])  # a missing value in row 2
+    data = ("\n".join(lines) + "\n").encode()
+    at = _page(_app(), "data")
+    at.file_uploader(key="data_upload").upload("gappy.csv", data, "text/csv")
+    at.run()
+    assert at.selectbox(key="upload_label_gappy.csv").value == "auto: label"  # by its name
+    at.button(key="data_load_upload").click().run()
+    _ok(at)
+    assert "0-based rows 2" in at.error[0].value and "drop rows with NaN/inf" in at.error[0].value
+    assert "drop_nonfinite" not in at.error[0].value
+    at.checkbox(key="upload_drop_nonfinite").check().run()
+    at.button(key="data_load_upload").click().run()
+    _ok(at)
+    assert at.session_state["kingdra_session"].dataset.X.shape == (11, 4)
+    # No label column: the labels are then text in the features, and the message says which
+    # control fixes it.
+    at.selectbox(key="upload_label_gappy.csv").set_value("(none)").run()
+    at.button(key="data_load_upload").click().run()
+    _ok(at)
+    assert "'label'" in at.error[0].value and "label column" in at.error[0].value
+    at.multiselect(key="upload_ignore_gappy.csv").set_value(["label"]).run()
+    at.button(key="data_load_upload").click().run()
+    _ok(at)
+    ds = at.session_state["kingdra_session"].dataset
+    assert ds.X.shape == (11, 4) and ds.y is None
+
+
+def test_new_data_asks_nothing_but_keeps_the_trained_run(monkeypatch):
+    monkeypatch.setenv("KINGDRA_APP_DEFAULTS", json.dumps(SMALL))
+    at = _upload(_app(), "twelve.csv", _blobs_csv(12))
+    at = _page(at, "train")
+    at.button(key="train_start").click().run()
+    session = at.session_state["kingdra_session"]
+    trained_engine = session.engine
+    at = _upload(at, "four.csv", _blobs_csv(4))
+    assert any("put aside, not lost" in i.value for i in at.info)
+    at = _page(at, "train")
+    _ok(at)
+    assert not at.success  # no "base ensemble trained" of the old run beside the new data
+    assert not at.get("plotly_chart")  # nor its loss curve
+    assert any("Not trained yet" in i.value for i in at.info)
+    at = _page(at, "data")
+    at.button(key="data_restore_previous").click().run()
+    _ok(at)
+    session = at.session_state["kingdra_session"]
+    assert session.engine is trained_engine and session.dataset.name == "twelve.csv"
+    assert session.trained
+
+
+def test_progress_text_never_says_epoch_0_of_0():
+    import importlib.util
+
+    from kingdra.ui.runner import ProgressSnapshot
+
+    spec = importlib.util.spec_from_file_location("train_page_text", ROOT / "pages" / "train.py")
+    source = (ROOT / "pages" / "train.py").read_text()
+    namespace: dict = {}
+    start = source.index("def progress_text(")
+    end = source.index("session = get_session()")
+    exec(compile(source[start:end], str(spec.origin), "exec"), namespace)  # the two helpers
+    starting = ProgressSnapshot(status="running", job="base ensemble", elapsed_s=1.0)
+    text = namespace["progress_text"](starting)
+    assert "0/0" not in text and "starting" in text
+    running = ProgressSnapshot(
+        status="running", phase="base", epoch=1, n_epochs=3, batch=2, n_batches=10, eta_s=None
+    )
+    text = namespace["progress_text"](running)
+    assert "epoch 1/3 · batch 2/10" in text and "estimating" in text
+
+
+def test_history_scores_members_on_the_final_clusters(trained):
+    """With over-clustering the members output 2k fine clusters; their ACC must be on the k
+    final clusters, the numbers in the engine's history, not on the fine outputs."""
+    assert trained.config.overcluster == 2
+    at = _page(_with(trained), "history")
+    _ok(at)
+    charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    (spec,) = [v for k, v in charts.items() if "history_members" in k]
+    shown = [float(t) for t in spec["data"][0]["text"]]  # the bars' labels, "0.912"
+    expected = trained.engine.history[-1]["member_acc"]
+    np.testing.assert_allclose(shown, expected, atol=5e-4)

@@ -104,3 +104,47 @@ def test_agreement_confusion_embedding_loss_and_sizes():
     loss = plots.loss_curves_figure([{"total": 2.0, "im": 1.0}, {"total": 1.5, "im": 0.5}])
     assert [t.visible for t in loss.data] == [True, "legendonly"]
     assert list(plots.sizes_figure([5, 3]).data[0].y) == [5, 3]
+
+
+def _lab(hex_color: str) -> np.ndarray:
+    rgb = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    rgb = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = m @ rgb / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_mini_cluster_colours_are_distinct_and_shapes_take_over_after_the_palette():
+    from kingdra.plots import (
+        NEGATIVE_COLOR,
+        PALETTE,
+        POSITIVE_COLOR,
+        UNASSIGNED_COLOR,
+        category_color,
+        category_symbol,
+    )
+
+    colors = [category_color(g) for g in range(len(PALETTE))]
+    assert len(PALETTE) >= 20 and len(set(colors)) == len(colors)
+    labs = [_lab(c) for c in colors]
+    others = [_lab(c) for c in (POSITIVE_COLOR, NEGATIVE_COLOR, UNASSIGNED_COLOR)]
+    for i, a in enumerate(labs):  # 0 and 12 were both blue: now far apart (CIE76 > 20)
+        assert all(np.linalg.norm(a - b) > 20 for b in labs[i + 1 :] + others)
+    # From len(PALETTE) on, a colour comes back with another marker shape.
+    n = len(PALETTE)
+    assert (category_color(n), category_symbol(n)) != (category_color(0), category_symbol(0))
+    assert len({(category_color(g), category_symbol(g)) for g in range(5 * n)}) == 5 * n
+
+
+def test_graph_of_a_sample_labels_its_edge_counts_as_among_the_drawn_nodes():
+    xy = np.random.default_rng(0).normal(size=(5, 2))
+    pos, neg = np.array([[0, 1], [1, 2]]), np.array([[0, 4]])
+    fig = plots.graph_figure(xy, pos, neg, np.array([0, 0, 0, -1, 1]), n_total=1797)
+    names = [t.name for t in fig.data]
+    assert "positive edges among drawn nodes (2)" in names
+    assert "negative edges among drawn nodes (1)" in names
+    assert "5 of 1,797 nodes drawn" in fig.layout.title.text
+    whole = plots.graph_figure(xy, pos, neg, np.zeros(5, int), n_total=5)
+    assert "positive edges (2)" in [t.name for t in whole.data]
+    assert "5 nodes drawn" in whole.layout.title.text

@@ -140,7 +140,7 @@ def build_graph_view(
     groups, group_name = node_colors(nodes, membership, y, color_by)
     figure = graph_figure(
         np.asarray(xy_all)[nodes], pos, neg, groups, node_ids=nodes, hover_text=hover,
-        group_name=group_name, seed=seed,
+        group_name=group_name, seed=seed, n_total=n,
         title=f"t_pos={t_pos}, t_neg={t_neg}: {len(result.clusters)} mini-clusters",
     )  # fmt: skip
     return GraphView(result, summary, membership, nodes, pos, neg, hover, figure)
@@ -161,6 +161,7 @@ def step_figure(view: GraphView, xy_all: np.ndarray, step: int, seed: int = 0):
         np.asarray(xy_all)[view.nodes], pos, neg, sv.groups, node_ids=view.nodes,
         hover_text=view.hover, faded=sv.faded, anchor=sv.anchor, removing=sv.removing,
         title=f"Algorithm 1, step {step} of {len(view.result.steps)}", seed=seed,
+        n_total=len(view.membership),
     )  # fmt: skip
     return fig, sv.text
 
@@ -193,3 +194,18 @@ def iteration_rows(snapshots, y: np.ndarray | None = None) -> list[dict]:
             }
         )
     return rows
+
+
+def member_accuracies(snapshot, y: np.ndarray) -> list[float]:
+    """ACC of each member on the final clusters, as ``engine.history[i]["member_acc"]``.
+
+    Scores ``snapshot.final_member_labels`` (aligned and merged), never the raw member
+    outputs: with over-clustering those are 2k fine clusters, and their ACC against k classes
+    reads far below the ensemble's for no fault of the member.
+    """
+    from kingdra.metrics import cluster_accuracy
+
+    labels = snapshot.final_member_labels
+    if labels is None:
+        raise ValueError("this snapshot has no final member labels; take a new snapshot")
+    return [float(cluster_accuracy(y, labels[:, j])) for j in range(labels.shape[1])]

@@ -21,11 +21,41 @@ def load_builtin(name: str, preprocess: str = "none", pca: int | None = None):
 
 
 @st.cache_data(show_spinner="Reading upload…", max_entries=4)
-def load_upload(data: bytes, filename: str, preprocess: str = "none", pca: int | None = None):
-    """A dataset from uploaded bytes; the file name's extension picks the format."""
+def load_upload(
+    data: bytes,
+    filename: str,
+    preprocess: str = "none",
+    pca: int | None = None,
+    options: dict | None = None,
+):
+    """A dataset from uploaded bytes; the file name's extension picks the format.
+
+    ``options`` are the format's options (``label_column``, ``drop_nonfinite``, ...).
+    """
     from kingdra.data import load_upload as load_bytes
 
-    return load_bytes(data, filename, preprocess=preprocess, pca=pca)
+    return load_bytes(data, filename, preprocess=preprocess, pca=pca, **(options or {}))
+
+
+# The library's messages name its keyword arguments; in the app they are Upload-tab controls.
+_ADVICE = (
+    ("pass drop_nonfinite=True", "tick **drop rows with NaN/inf** (Upload tab)"),
+    ("drop_nonfinite=True", "**drop rows with NaN/inf** (Upload tab)"),
+    ("Pass label_column='<name>'", "Choose it as the **label column** (Upload tab)"),
+    ("text_column='<name>'", "the **text column**"),
+    ("ignore_columns=[...]", "**ignore columns**"),
+    ("label_column=False makes it a feature", "label column '(none)' makes it a feature"),
+    ("set sep= if", "set the **separator** (Upload tab) if"),
+    ("Set label_column= to", "Choose the **label column** from"),
+    ("Set text_column= to", "Choose the **text column** from"),
+)
+
+
+def app_advice(message: str) -> str:
+    """A library message with its keyword arguments replaced by the app's controls."""
+    for python, control in _ADVICE:
+        message = message.replace(python, control)
+    return message
 
 
 def get_session() -> AppSession:
