@@ -299,3 +299,13 @@ def test_table_columns_reads_the_header_only(tmp_path):
 
     assert table_columns(b"a;b;label\n1;2;x\n", "t.csv", sep=";") == ["a", "b", "label"]
     assert table_columns(_blobs("parquet", tmp_path).read_bytes(), "b.parquet")[-1] == "label"
+
+
+def test_a_fractional_y_column_stays_a_feature_and_the_summary_says_why():
+    data = b"x,y,z\n0.5,1.25,3\n1.5,2.75,4\n2.5,0.5,5\n"
+    ds = load(data, filename="points.csv")
+    assert ds.X.shape == (3, 3) and ds.y is None
+    assert "column 'y' holds fractional numbers, so it is a feature" in ds.description
+    assert load(data, filename="points.csv", label_column="y").n_classes == 3
+    whole = load(b"x,y\n0.5,1.0\n1.5,2.0\n", filename="p.csv")  # whole numbers: labels
+    assert whole.X.shape == (2, 1) and whole.n_classes == 2

@@ -190,9 +190,10 @@ def load_table(
     ----------
     label_column : str, False or None
         The column with the true labels (evaluation only, never a feature). None (default)
-        takes the first column named ``y``, ``label``, ``labels`` or ``target`` (any case),
-        as the ``.npz`` loader does; False means no label column: every numeric column is a
-        feature. The description says which column was taken.
+        takes the first column named ``y``, ``labels``, ``label`` or ``target`` (any case),
+        as the ``.npz`` loader does, unless it holds fractional numbers (a coordinate, not a
+        class); False means no label column: every numeric column is a feature. The
+        description says which column was taken, or why a column so named was not.
     """
     import pandas as pd
 
@@ -228,10 +229,13 @@ def load_table(
     for col in list(feature_columns or []) + list(ignore_columns or []):
         if col not in columns:
             raise DataError(f"{filename} has no column {col!r}; its columns are {_names(columns)}.")
-    detected = False
+    detected, skipped_label = False, None
     if label_column is None and labels is None:
         taken = set(feature_columns or []) | set(ignore_columns or []) | {text_column}
         label_column = detect_label_column([c for c in columns if c not in taken])
+        if label_column is not None and _fractional(df[label_column]):
+            # A "y" of x, y, z coordinates: numbers with fractions are a feature, not classes.
+            skipped_label, label_column = label_column, None
         detected = label_column is not None
     label_column = label_column or None  # False: no label column
     y = labels
@@ -244,6 +248,11 @@ def load_table(
             f"{filename}: {len(y)} labels for {len(df)} rows; give exactly one label per row."
         )
     label_note = _label_note(label_column, detected)
+    if skipped_label is not None:
+        label_note = (
+            f"column {skipped_label!r} holds fractional numbers, so it is a feature, not "
+            f"labels; label_column={skipped_label!r} takes it as labels"
+        )
     if text_column is not None:
         texts = ["" if pd.isna(t) else str(t) for t in df[text_column]]
         ds = texts_to_tfidf(
@@ -306,6 +315,17 @@ def detect_label_column(columns) -> str | None:
     """
     by_name = {str(c).strip().lower(): c for c in reversed(list(columns))}
     return next((by_name[name] for name in _LABEL_KEYS if name in by_name), None)
+
+
+def _fractional(column) -> bool:
+    """Numbers that are not all whole: measurements, not class labels."""
+    import pandas as pd
+
+    if not pd.api.types.is_float_dtype(column):
+        return False
+    values = column.to_numpy(dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return bool(len(values)) and not np.all(values == np.round(values))
 
 
 def _label_note(label_column, detected: bool) -> str:
