@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,7 +38,9 @@ def test_requirements_pin_torch_exactly():
 
 
 def test_ruff_is_clean():
-    paths = [p for p in ("kingdra", "pages", "tests", "benchmarks", "app.py") if (ROOT / p).exists()]
+    paths = [
+        p for p in ("kingdra", "pages", "tests", "benchmarks", "app.py") if (ROOT / p).exists()
+    ]
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", *paths],
         cwd=ROOT,
@@ -44,3 +48,29 @@ def test_ruff_is_clean():
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_install_line_installs_the_package_and_its_command():
+    """`pip install -r requirements.txt` (README, .ci/run) also installs kingdra itself."""
+    reqs = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert "-e ." in reqs
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'kingdra = "kingdra.cli:main"' in pyproject
+
+
+def test_import_and_command_work_from_any_folder_once_installed(tmp_path):
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("kingdra")
+    except PackageNotFoundError:
+        pytest.skip("kingdra is not installed here (pip install -r requirements.txt does it)")
+    code = "import kingdra, pathlib; print(pathlib.Path(kingdra.__file__).resolve())"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    script = Path(sys.executable).with_name("kingdra")
+    if script.exists():
+        shown = subprocess.run([str(script), "--help"], capture_output=True, text=True)
+        assert shown.returncode == 0 and "fit" in shown.stdout
