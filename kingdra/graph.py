@@ -15,17 +15,26 @@ written, and it is followed here.
 
 The agreement depends only on a point's *signature* (its row of ``L``), so the work is done on
 the u distinct signatures, weighted by their counts, never on an n x n matrix. Initial degrees
-come from one of two exact methods, picked by estimated cost:
+come from one of three exact methods:
 
+- ``"subsets"`` (default when numba is installed; it comes with umap-learn): inclusion-exclusion
+  over all column subsets T, ``#{j : agreement(i, j) >= t} = sum_{|T| >= t} (-1)^(|T|-t)
+  C(|T|-1, t-1) A_T(i)`` with ``A_T(i)`` the number of nodes equal to ``i`` on the columns in
+  T. A compiled depth-first walk refines groups one column at a time (a counting sort of
+  bit-packed signatures); a group small against the subsets left below it is finished by
+  comparing its members pairwise (``popcount`` of the packed XOR), which sums its whole
+  subtree at once. O(u 2^m) at worst, the same for every threshold.
 - ``"matmul"``: blocked one-hot matrix products between signatures (O(u^2 K) with K the
   summed label cardinalities, memory bounded by the block size);
-- ``"masks"``: inclusion-exclusion over wildcard masks, fast when ``d = m - t_pos`` is small.
+- ``"masks"``: the same inclusion-exclusion written with numpy, one ``np.unique`` per subset,
+  over wildcard masks of at most ``d = m - t_pos`` columns: fast when d is small.
   With ``N_S(i)`` the number of nodes agreeing with ``i`` outside the column set ``S``,
   ``#{j : disagreements(i, j) <= d} = sum_{|S| <= d} (-1)^(d-|S|) C(m-|S|-1, d-|S|) N_S(i)``.
   For ``t_pos = m`` this is just the count of identical signatures.
 
 Removal only lowers degrees, so the anchor search is lazy: stale degrees are upper bounds, and
-only the best candidates are recomputed until the best one is exact. Threshold sweeps keep
+only the best candidates are recomputed until the best one is exact ("subsets" subtracts the
+positive edges to the nodes removed since a candidate was last exact). Threshold sweeps keep
 one graph: the u x u agreement (int8, when small) and each ``t_pos``'s initial degrees.
 """
 
@@ -33,9 +42,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -47,6 +59,11 @@ _BLOCK_ELEMENTS = 1 << 22  # float32 entries per agreement block (16 MB)
 _CACHE_MAX_SIGNATURES = 6000  # int8 u x u agreement cached for sweeps below this (36 MB)
 _ONEHOT_MAX_ENTRIES = 50_000_000  # (u, K) one-hot beyond this: compare columns instead
 _MASKS_MAX_ENTRIES = 40_000_000  # signatures x masks slot ids held by "masks" (int32)
+_SUBSETS_MAX_M = 16  # "subsets" walks 2^m column subsets at worst
+_THREADS = 2  # "subsets" splits its walk between this many threads (at most the CPU count)
+_THREAD_MIN_SIGNATURES = 4096  # ... when it has at least this many signatures
+_RECOUNT_RATIO = 4  # "subsets": recount when the pairs to compare exceed this x remaining x 2^m
+_REFRESH_RATIO = 2  # "subsets": recount every degree when a step removes over remaining / this
 
 
 @dataclass(frozen=True)
@@ -277,8 +294,24 @@ class _SignatureGraph:
         """Nodes whose signature is selected, ascending."""
         return np.flatnonzero(group_mask[self.inverse])
 
+    @property
+    def packed(self) -> tuple[np.ndarray, int] | None:
+        """Each signature as one int64 (``bits`` per column), or None when it does not fit."""
+        if not hasattr(self, "_packed"):
+            bits = 1 << (max(1, (max(self.radix) - 1).bit_length()) - 1).bit_length()
+            if bits * self.m > 63:
+                self._packed = None
+            else:
+                code = np.zeros(self.u, dtype=np.int64)
+                for j in range(self.m):
+                    code |= self.sig[:, j].astype(np.int64) << (j * bits)
+                self._packed = code, bits
+        return self._packed
+
     def method_for(self, t_pos: int) -> str:
         """Pick the cheaper exact degree method (rough per-element costs on one CPU core)."""
+        if self.m <= _SUBSETS_MAX_M and self.packed is not None and _compiled() is not None:
+            return "subsets"
         d = self.m - t_pos
         n_masks = sum(math.comb(self.m, s) for s in range(d + 1))
         if n_masks * self.u > _MASKS_MAX_ENTRIES:
@@ -304,13 +337,15 @@ class _SignatureGraph:
         n, m = self.n, self.m
         if method == "auto":
             method = self.method_for(t_pos)
-        if method not in ("masks", "matmul"):
-            raise ValueError(f"method must be 'auto', 'masks' or 'matmul'; got {method!r}")
+        if method not in _DEGREES:
+            raise ValueError(
+                f"method must be 'auto', 'subsets', 'masks' or 'matmul'; got {method!r}"
+            )
         if (method, t_pos) in self._degrees:
             degrees, deg = self._degrees[method, t_pos]
             degrees.reset()
         else:
-            degrees = (_MaskDegrees if method == "masks" else _MatmulDegrees)(self, t_pos)
+            degrees = _DEGREES[method](self, t_pos)
             deg = degrees.initial()  # (u,) exact, other nodes only
             if self._reuse:
                 self._degrees[method, t_pos] = degrees, deg
@@ -351,7 +386,11 @@ class _SignatureGraph:
             candidate &= ~removed_groups
             score[removed_groups] = -1
             degrees.remove(np.flatnonzero(removed_groups))
-            fresh[:] = False  # degrees are now upper bounds, recomputed lazily
+            exact = degrees.refresh()
+            if exact is None:
+                fresh[:] = False  # degrees are now upper bounds, recomputed lazily
+            else:
+                score = np.where(candidate, exact * (n + 1) + (n - first), -1)
             n_remaining -= len(removed)
             clusters.append(members)
             steps.append(Step(anchor, degree, members, removed, n_remaining))
@@ -418,6 +457,10 @@ class _MatmulDegrees:
         """Drop signatures from the graph; degrees become stale upper bounds."""
         self.weights[groups] = 0
 
+    def refresh(self) -> None:
+        """Stale degrees stay stale (recomputed lazily)."""
+        return None
+
 
 class _MaskDegrees:
     """Degrees by inclusion-exclusion over wildcard masks of at most d = m - t_pos columns.
@@ -472,6 +515,316 @@ class _MaskDegrees:
         """Drop signatures from the mask counts; degrees become stale upper bounds."""
         weights = np.repeat(self.graph.counts[groups], self.ids.shape[1])
         np.subtract.at(self.totals, self.ids[groups].ravel(), weights.astype(self.totals.dtype))
+
+    def refresh(self) -> None:
+        """Stale degrees stay stale (recomputed lazily)."""
+        return None
+
+
+class _SubsetDegrees:
+    """Degrees by inclusion-exclusion over every column subset, in compiled code (numba).
+
+    Removal keeps the removed signatures in order; a candidate's degree is made exact by
+    subtracting its positive edges to those removed since it was last exact, compared
+    pairwise, or, when that would cost more, by recomputing every remaining degree.
+    """
+
+    def __init__(self, graph: _SignatureGraph, t_pos: int):
+        packed, kernels = graph.packed, _compiled()
+        if packed is None or kernels is None:
+            raise ValueError("method 'subsets' needs numba and signatures that pack into 63 bits")
+        self.graph, self.t_pos, self.kernels = graph, t_pos, kernels
+        self.code, self.bits = packed
+        self.low = sum(1 << (j * self.bits) for j in range(graph.m))  # lowest bit per column
+        self._initial = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the full graph."""
+        self.weights = self.graph.counts.copy()
+        self.removed = np.empty(0, dtype=np.int64)  # removed signatures, in removal order
+        self.applied = np.zeros(self.graph.u, dtype=np.int64)  # removals already subtracted
+        self.stale_weight = 0  # nodes removed by the last step
+        if self._initial is not None:
+            self.degree = self._initial.copy()
+
+    def _count(self, groups: np.ndarray) -> np.ndarray:
+        """Exact degrees of ``groups`` among the remaining signatures, from scratch."""
+        rest = np.flatnonzero(self.weights)
+        out = _subset_degrees(
+            self.kernels, self.code, self.weights, rest, self.graph.m, self.bits, self.t_pos
+        )
+        return out[groups] - 1
+
+    def initial(self) -> np.ndarray:
+        self._initial = self._count(np.arange(self.graph.u))
+        self.degree = self._initial.copy()
+        return self._initial.copy()
+
+    def degrees(self, groups: np.ndarray) -> np.ndarray:
+        done = len(self.removed)
+        since = self.applied[groups]
+        pairs = int((done - since).sum())
+        remaining = int(np.count_nonzero(self.weights))
+        if pairs > _RECOUNT_RATIO * remaining << min(self.graph.m, 20):  # cheaper to recount
+            self.degree[groups] = self._count(groups)
+        else:
+            for start in np.unique(since[since < done]):
+                rows = groups[since == start]
+                cols = self.removed[start:]
+                self.degree[rows] -= self.kernels.positive_weight(
+                    self.code[rows],
+                    self.code[cols],
+                    self.graph.counts[cols],
+                    self.low,
+                    self.bits,
+                    self.graph.m - self.t_pos,
+                )
+        self.applied[groups] = done
+        return self.degree[groups]
+
+    def remove(self, groups: np.ndarray) -> None:
+        """Drop signatures from the graph; degrees become stale upper bounds."""
+        self.removed = np.concatenate([self.removed, groups])
+        self.weights[groups] = 0
+        self.stale_weight = int(self.graph.counts[groups].sum())
+
+    def refresh(self) -> np.ndarray | None:
+        """Every degree, exact, when the last step removed a large part of the graph (else None).
+
+        After removing a large part of the graph most candidates' bounds are loose: one count
+        of the (smaller) remaining graph beats rounds of lazy recomputation.
+        """
+        remaining = int(self.weights.sum())
+        if remaining == 0 or self.stale_weight * _REFRESH_RATIO < remaining:
+            return None
+        rest = np.flatnonzero(self.weights)
+        self.degree[rest] = self._count(rest)
+        self.applied[:] = len(self.removed)
+        self.stale_weight = 0
+        return self.degree
+
+
+def _subset_degrees(kernels, code, weights, rest, m: int, bits: int, t: int) -> np.ndarray:
+    """``sum_j weights[j] [agreement(i, j) >= t]`` for the signatures ``rest`` (others 0).
+
+    The walk's first sort (by each column c in turn) splits it into independent subtrees, one
+    per (c, value); they are shared between threads by estimated work (size x 2^(m-1-c)).
+    """
+    out = np.zeros(len(code), dtype=np.int64)
+    code, weights = code[rest], weights[rest]
+    workers = min(_THREADS, os.cpu_count() or 1)
+    if workers < 2 or len(rest) < _THREAD_MIN_SIGNATURES:
+        kernels.subset_degrees(code, weights, rest, out, m, bits, t, 0, 0)
+        return out
+    tasks = []  # (work, column, members)
+    for c in range(m):
+        if 1 + m - 1 - c < t:
+            break
+        values = (code >> (c * bits)) & ((1 << bits) - 1)
+        order = np.argsort(values, kind="stable")
+        cuts = np.flatnonzero(np.diff(values[order])) + 1
+        for members in np.split(order, cuts):
+            tasks.append((len(members) << (m - 1 - c), c, members))
+    tasks.sort(key=lambda task: -task[0])
+    load, shares = [0] * workers, [[] for _ in range(workers)]
+    for task in tasks:  # longest first, to the least loaded thread
+        w = load.index(min(load))
+        load[w] += task[0]
+        shares[w].append(task)
+    partial = [out] + [np.zeros_like(out) for _ in range(workers - 1)]
+
+    def work(w: int) -> None:
+        for _, c, members in shares[w]:
+            kernels.subset_degrees(
+                code[members], weights[members], rest[members], partial[w], m, bits, t, 1, c + 1
+            )
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, range(workers)))
+    return sum(partial[1:], out)
+
+
+_DEGREES = {"subsets": _SubsetDegrees, "masks": _MaskDegrees, "matmul": _MatmulDegrees}
+
+
+# --------------------------------------------------------------------------- compiled kernels
+# Plain Python here; `_compiled` compiles them with numba on first use (numba caches the
+# machine code on disk, so later processes only load it). Signatures are bit-packed: column j
+# in bits [j * bits, (j + 1) * bits), bits a power of two, so ``x ^ y`` folded onto each
+# column's lowest bit and counted with popcount gives the number of disagreeing columns.
+
+_KERNELS = None
+
+
+def _compiled():
+    """The compiled kernels (a namespace), or None when numba is not installed."""
+    global _KERNELS
+    if _KERNELS is None:
+        try:
+            import numba
+        except ImportError:
+            logger.info("numba is not installed: Algorithm 1 uses the numpy degree methods")
+            _KERNELS = False
+        else:
+            jit = numba.njit(cache=True, nogil=True)
+            _KERNELS = SimpleNamespace(
+                subset_degrees=jit(_subset_degrees_kernel),
+                positive_weight=jit(_positive_weight_kernel),
+            )
+    return _KERNELS or None
+
+
+def _positive_weight_kernel(rows, cols, weights, low, bits, max_disagree):
+    """For each packed row: the summed weight of the columns' signatures it agrees with."""
+    out = np.zeros(rows.shape[0], np.int64)
+    for r in range(rows.shape[0]):
+        x = rows[r]
+        total = 0
+        for j in range(cols.shape[0]):
+            z = x ^ cols[j]
+            if bits > 1:
+                z |= z >> 1
+            if bits > 2:
+                z |= z >> 2
+            if bits > 4:
+                z |= z >> 4
+            if bits > 8:
+                z |= z >> 8
+            if bits > 16:
+                z |= z >> 16
+            z &= low
+            z = z - ((z >> 1) & 0x5555555555555555)  # popcount
+            z = (z & 0x3333333333333333) + ((z >> 2) & 0x3333333333333333)
+            z = (((z + (z >> 4)) & 0x0F0F0F0F0F0F0F0F) * 0x0101010101010101) >> 56
+            if z <= max_disagree:
+                total += weights[j]
+        out[r] = total
+    return out
+
+
+def _subset_degrees_kernel(code, weights, index, out, m, bits, t, s0, c0):
+    """Add ``sum_j weights[j] [agreement(i, j) >= t]`` over a group to ``out[index[i]]``.
+
+    The group (packed signatures equal on some s0 columns, all before column c0) is the root
+    of a depth-first walk over the column subsets T' = T + U, U within columns c0..m-1, in
+    increasing column order. A node is a group equal on its s columns; it adds ``coef[s] *
+    W(group)`` to each member, ``coef[s] = (-1)^(s-t) C(s-1, t-1)`` for s >= t, and sorts its
+    group (counting sort) by each column c0.. in turn, visiting each bucket as a child. Each
+    depth has its own buffers: a node's group lies in ``packed[d][a:b]``, its children in
+    ``packed[d + 1]``. A group of k signatures with r columns ahead is finished pairwise when
+    k is small against 2^r: ``sum_j w_j F[s, e_ij]``, e_ij the agreeing columns among the r,
+    ``F[s, e] = sum_k C(e, k) coef[s + k]`` (its whole subtree at once).
+    """
+    u = code.shape[0]
+    n_values = 1 << bits
+    binom = np.zeros((m + 1, m + 1), np.int64)
+    for x in range(m + 1):
+        binom[x, 0] = 1
+        for y in range(1, x + 1):
+            binom[x, y] = binom[x - 1, y - 1] + binom[x - 1, y]
+    coef = np.zeros(m + 1, np.int64)
+    for s in range(t, m + 1):
+        coef[s] = binom[s - 1, t - 1] if (s - t) % 2 == 0 else -binom[s - 1, t - 1]
+    f_table = np.zeros((m + 1, m + 1), np.int64)
+    for s in range(m + 1):
+        for e in range(m + 1 - s):
+            for k in range(e + 1):
+                f_table[s, e] += binom[e, k] * coef[s + k]
+    f_row = np.zeros(m + 1, np.int64)
+    low = np.zeros(m + 1, np.int64)  # lowest bit of every column c0..m-1
+    for c in range(m - 1, -1, -1):
+        low[c] = low[c + 1] | (1 << (c * bits))
+    depth = m + 1 - c0
+    packed = np.empty((depth, u), np.int64)
+    wts = np.empty((depth, u), np.int64)
+    idx = np.empty((depth, u), np.int64)
+    ends = np.zeros((depth, n_values + 1), np.int64)  # bucket ends of each depth's sort
+    node_a = np.zeros(depth, np.int64)
+    node_b = np.zeros(depth, np.int64)
+    node_s = np.zeros(depth, np.int64)
+    column = np.zeros(depth, np.int64)  # column of the current sort
+    bucket = np.zeros(depth, np.int64)  # next bucket of it to visit
+    packed[0] = code
+    wts[0] = weights
+    idx[0] = index
+    d, a, b, s, c = 0, 0, u, s0, c0
+    entering = True
+    while True:
+        if entering:
+            entering = False
+            r = m - c
+            if b - a <= min(2 << r, 4096):  # pairwise: k^2 pairs against ~k 2^r below
+                keep = low[c]
+                for e in range(r + 1):
+                    f_row[e] = f_table[s, r - e]  # indexed by disagreements
+                for p in range(a, b):
+                    x = packed[d, p]
+                    total = 0
+                    for q in range(a, b):
+                        z = x ^ packed[d, q]
+                        if bits > 1:
+                            z |= z >> 1
+                        if bits > 2:
+                            z |= z >> 2
+                        if bits > 4:
+                            z |= z >> 4
+                        if bits > 8:
+                            z |= z >> 8
+                        if bits > 16:
+                            z |= z >> 16
+                        z &= keep
+                        z = z - ((z >> 1) & 0x5555555555555555)  # popcount
+                        z = (z & 0x3333333333333333) + ((z >> 2) & 0x3333333333333333)
+                        z = (((z + (z >> 4)) & 0x0F0F0F0F0F0F0F0F) * 0x0101010101010101) >> 56
+                        total += wts[d, q] * f_row[z]
+                    out[idx[d, p]] += total
+                d -= 1
+                if d < 0:
+                    break
+            else:
+                if coef[s] != 0:
+                    own = 0
+                    for p in range(a, b):
+                        own += wts[d, p]
+                    own *= coef[s]
+                    for p in range(a, b):
+                        out[idx[d, p]] += own
+                node_a[d], node_b[d], node_s[d] = a, b, s
+                column[d] = c - 1
+                bucket[d] = n_values
+        a, b, s = node_a[d], node_b[d], node_s[d]
+        if bucket[d] >= n_values:  # this sort is done: sort by the next column
+            c = column[d] + 1
+            if c >= m or s + m - c < t:  # no subset below reaches t columns
+                d -= 1
+                if d < 0:
+                    break
+                continue
+            column[d] = c
+            bucket[d] = 0
+            shift = c * bits
+            mask = n_values - 1
+            for v in range(n_values + 1):
+                ends[d, v] = 0
+            for p in range(a, b):
+                ends[d, ((packed[d, p] >> shift) & mask) + 1] += 1
+            for v in range(n_values):
+                ends[d, v + 1] += ends[d, v]
+            for p in range(a, b):
+                v = (packed[d, p] >> shift) & mask
+                q = a + ends[d, v]
+                ends[d, v] += 1
+                packed[d + 1, q] = packed[d, p]
+                wts[d + 1, q] = wts[d, p]
+                idx[d + 1, q] = idx[d, p]
+        v = bucket[d]
+        bucket[d] = v + 1
+        start = ends[d, v - 1] if v > 0 else 0
+        if ends[d, v] > start:
+            a, b, s, c = node_a[d] + start, node_a[d] + ends[d, v], node_s[d] + 1, column[d] + 1
+            d += 1
+            entering = True
 
 
 # --------------------------------------------------------------------------- public API

@@ -78,7 +78,7 @@ def run_both_methods(labels, k, t_pos, t_neg, eligible=None):
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for method in ("matmul", "masks"):
+        for method in ("subsets", "matmul", "masks"):
             if (
                 method == "masks"
                 and sum(math.comb(sg.m, s) for s in range(sg.m - t_pos + 1)) > 4000
@@ -208,15 +208,67 @@ def test_mask_counts_equal_direct_neighbourhood_counts():
         assert graph._MaskDegrees(sg, t_pos).ids.shape == (sg.u, n_masks)
 
 
-def test_auto_picks_masks_for_t_pos_equal_m():
+def test_auto_picks_subsets_with_numba_else_masks_for_t_pos_equal_m(monkeypatch):
     rng = np.random.default_rng(0)
     sg = graph._SignatureGraph(rng.integers(0, 10, (20_000, 10)))
+    assert sg.method_for(5) == "subsets"
+    monkeypatch.setattr(graph, "_compiled", lambda: None)  # as if numba were not installed
     assert sg.u > 19_000
     assert sg.method_for(10) == "masks"
     assert sg.method_for(8) == "masks"
     sg = graph._SignatureGraph(rng.integers(0, 10, (5_000, 15)))
     assert sg.method_for(15) == "masks"
     assert sg.method_for(3) == "matmul"
+    with pytest.raises(ValueError, match="needs numba"):
+        sg.run(2, 3, 3, method="subsets")
+
+
+@pytest.mark.parametrize("n_values", [1, 2, 3, 5, 16, 17, 200, 70_000])
+def test_subset_degrees_equal_matmul_degrees_for_every_packing(n_values):
+    # bits per column 1, 2, 4, 8, 32 (m = 1); every t_pos, with and without the thread split.
+    rng = np.random.default_rng(n_values)
+    m = 1 if n_values > 256 else int(rng.integers(2, 8))
+    labels = rng.integers(0, n_values, (400, m))
+    labels[:100] = labels[0]  # one heavy signature
+    sg = graph._SignatureGraph(labels)
+    assert sg.packed is not None
+    rest = np.arange(sg.u)
+    for t_pos in range(1, m + 1):
+        expected = graph._MatmulDegrees(sg, t_pos).initial()
+        np.testing.assert_array_equal(graph._SubsetDegrees(sg, t_pos).initial(), expected)
+        threaded = graph._subset_degrees(graph._compiled(), *sg.packed[:1], sg.counts, rest, m,
+                                         sg.packed[1], t_pos)  # fmt: skip
+        np.testing.assert_array_equal(threaded - 1, expected)
+
+
+def test_signatures_too_wide_to_pack_fall_back():
+    labels = np.random.default_rng(2).integers(0, 300, (200, 8))  # 8 columns x 16 bits > 63
+    sg = graph._SignatureGraph(labels)
+    assert sg.packed is None
+    assert sg.method_for(4) in ("masks", "matmul")
+    assert_same(get_clusters(labels, 5, 2, 8), brute_force(labels, 5, 2, 8))
+
+
+MIDDLE = [(5, 5), (6, 6), (4, 6), (6, 4), (5, 10), (6, 10), (3, 3), (2, 9), (1, 1), (7, 2)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noisy_ensembles_at_middle_thresholds_match_brute_force(seed, monkeypatch):
+    # The benchmark's setting, smaller: 10 members, 10 clusters, 30 % random votes.
+    rng = np.random.default_rng(200 + seed)
+    labels = random_ensemble(rng, 1200, 10, 10, 0.3, 10)
+    confidence = rng.uniform(0.5, 1.0, labels.shape)
+    # Thread split and both ways of making degrees exact after a removal, on small graphs.
+    monkeypatch.setattr(graph, "_THREAD_MIN_SIGNATURES", 1)
+    monkeypatch.setattr(graph, "_RECOUNT_RATIO", [4, 0, 10**9][seed])  # 0: always, 10**9: never
+    monkeypatch.setattr(graph, "_REFRESH_RATIO", [2, 0, 10**9][seed])  # 0: never, 10**9: always
+    for t_pos, t_neg in MIDDLE:
+        gate = 0.55 if (t_pos + t_neg) % 2 else 0.0
+        reference = brute_force(labels, 10, t_pos, t_neg, confidence, gate)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = get_clusters(labels, 10, t_pos, t_neg, confidence, gate)
+        assert_same(result, reference)
 
 
 def test_signatures_with_huge_label_range_do_not_overflow():
@@ -304,7 +356,7 @@ def test_edges_bad_input(nodes, match):
         edges(GOOD, [0, 1], 3, 1)
 
 
-@pytest.mark.parametrize("method", ["matmul", "masks"])
+@pytest.mark.parametrize("method", ["subsets", "matmul", "masks"])
 def test_reused_graph_matches_brute_force_run_after_run(method):
     # The threshold sweep keeps one graph (cached agreement, degree state per t_pos) and
     # reruns Algorithm 1: every rerun must start from the full graph again.
