@@ -112,11 +112,14 @@ elif "train_n_models" not in st.session_state:
     # Streamlit drops widget state when another page was shown: restore the run's values.
     fill_form(preset, session.config)
 
-# k follows the data: its number of classes when known, else what the user set last.
+# k follows the data: the k of its run (a restored one), else its number of classes when
+# known, else what the user set last.
 data_token = f"{session.dataset_key}:{id(ds)}"
 if st.session_state.get("_train_k_for") != data_token:
     st.session_state["_train_k_for"] = data_token
-    if ds.n_classes:
+    if session.config is not None:
+        st.session_state["_train_k_value"] = int(session.config.n_clusters)
+    elif ds.n_classes:
         st.session_state["_train_k_value"] = min(max(int(ds.n_classes), 2), 1000)
     st.session_state.pop("train_k", None)
 if "train_k" not in st.session_state:
