@@ -28,10 +28,9 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from kingdra.bases import build_members, build_objective
 from kingdra.config import KingdraConfig, check_threshold
 from kingdra.device import resolve_device
-from kingdra.ladder import LadderEnsemble
-from kingdra.losses import KingdraLoss
 
 logger = logging.getLogger(__name__)
 
@@ -190,17 +189,9 @@ class KingdraEngine:
         self.n_features = int(n_features)
         self.seed = int(config.seed) if config.seed is not None else int(torch.seed() % (2**31 - 1))
         init_gen = torch.Generator().manual_seed(self.seed)
-        self.model = LadderEnsemble(
-            self.n_features,
-            config.hidden,
-            config.n_outputs,
-            config.n_models,
-            config.noise_std,
-            config.resolved_denoise_weights,
-            generator=init_gen,
-        ).to(self.device)
+        self.model = build_members(config, self.n_features, init_gen).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
-        self.loss_fn = KingdraLoss(config)
+        self.objective = build_objective(config)
         # Batch order and pseudo-label sampling on the CPU, noise on the device: both seeded.
         self._cpu_gen = torch.Generator().manual_seed(self.seed + 1)
         self._dev_gen = torch.Generator(device=self.device).manual_seed(self.seed + 2)
@@ -306,6 +297,7 @@ class KingdraEngine:
         if use_sup:
             pseudo_t = torch.from_numpy(pseudo.T.astype(np.int64)).to(self.device)  # (m, n)
         neighbors = self._neighbor_table() if self.config.neighbor_weight > 0 else None
+        self.objective.prepare(X)
         sums: dict[str, torch.Tensor] = {}
         count = 0
         start = time.perf_counter()
@@ -335,9 +327,8 @@ class KingdraEngine:
                     sidx = sup_rows[:, b * batch : (b + 1) * batch]  # (m, B)
                     x = torch.cat([x, X[sidx]], dim=1)  # (m, 2B or 3B, d)
                     targets = pseudo_t.gather(1, sidx)  # (m, B)
-                out = self.model(x, generator=self._dev_gen)
-                loss, parts = self.loss_fn(
-                    out, n_unlabelled=batch, targets=targets, n_neighbors=n_near
+                loss, parts = self.objective(
+                    self.model, x, idx, batch, n_near, targets, generator=self._dev_gen
                 )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

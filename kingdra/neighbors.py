@@ -15,7 +15,9 @@ MAX_BLOCK_ENTRIES = 2**26
 
 
 @torch.no_grad()
-def nearest_neighbors(X: torch.Tensor, k: int) -> torch.Tensor:
+def nearest_neighbors(
+    X: torch.Tensor, k: int, return_distance: bool = False
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """(n, k) indices of each row's ``k`` nearest other rows by Euclidean distance.
 
     Parameters
@@ -24,11 +26,14 @@ def nearest_neighbors(X: torch.Tensor, k: int) -> torch.Tensor:
         Rows to search, on any device; the result is on the same device.
     k : int
         Neighbours per row; more than ``n - 1`` is cut to ``n - 1``.
+    return_distance : bool
+        Also return the (n, k) Euclidean distances.
 
     Returns
     -------
     torch.Tensor of int64, shape (n, min(k, n - 1))
         Nearest first; a row is never its own neighbour (an identical copy can be).
+        With ``return_distance``, a pair ``(distances, indices)``.
 
     Examples
     --------
@@ -47,11 +52,14 @@ def nearest_neighbors(X: torch.Tensor, k: int) -> torch.Tensor:
     sq = X.pow(2).sum(dim=1)
     block = max(1, min(MAX_BLOCK_ROWS, MAX_BLOCK_ENTRIES // n))
     out = torch.empty(n, k, dtype=torch.int64, device=X.device)
+    dist_out = torch.empty(n, k, dtype=X.dtype, device=X.device)
     for start in range(0, n, block):
         rows = X[start : start + block]
         size = rows.shape[0]
         dist = sq[start : start + size, None] - 2.0 * rows @ X.T + sq[None, :]
         own = torch.arange(size, device=X.device)
         dist[own, own + start] = float("inf")
-        out[start : start + size] = dist.topk(k, dim=1, largest=False).indices
-    return out
+        top = dist.topk(k, dim=1, largest=False)
+        out[start : start + size] = top.indices
+        dist_out[start : start + size] = top.values.clamp_min(0.0).sqrt()
+    return (dist_out, out) if return_distance else out
