@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-BASES = ("ladder-im", "ladder-dot")
+BASES = ("ladder-im", "ladder-dot", "imsat")
 STAGES = ("kingdra", "ensemble", "single")
 
 
@@ -33,7 +33,7 @@ class KingdraConfig:
 
     n_clusters: int = 10  # k: clusters to find (and output units of every member)
     n_models: int = 10  # m: ensemble size (paper: 10; accuracy saturates there, app. C.1)
-    base: str = "ladder-im"  # "ladder-im" (IM loss) or "ladder-dot" (dot-product loss)
+    base: str = "ladder-im"  # "ladder-im", "ladder-dot" (the paper's) or "imsat" (VAT + IM)
     hidden: tuple[int, ...] = (1200, 1200)  # hidden widths of the MLP ladder (authors: 1200-1200-k)
     noise_std: float = 0.3  # Gaussian noise on the input and every layer of the noisy encoder
     denoise_weights: tuple[float, ...] | None = None  # input..top; None -> [1000, 10, 0.1, ...]
@@ -41,6 +41,7 @@ class KingdraConfig:
     mu: float = 4.0  # weight of the marginal entropy H(Y) inside the IM loss
     kl_weight: float = 1.0  # weight of KL(clean || noisy)
     dot_weight: float = 10.0  # dot-product loss weight, ladder-dot (digits: 10 beat 1)
+    vat_eps: float = 0.25  # imsat: VAT radius, times each row's 10th-neighbour distance (IMSAT)
     sup_weight: float = 1.0  # weight of cross-entropy on pseudo-labelled points
     neighbor_weight: float = 0.0  # weight of -log(p_i . p_j), j a k-NN of i (0 = off, paper)
     n_neighbors: int = 10  # k of the input-space k-NN graph used by neighbor_weight (and merging)
@@ -87,6 +88,7 @@ class KingdraConfig:
             "dot_weight",
             "sup_weight",
             "neighbor_weight",
+            "vat_eps",
         ):
             _float_at_least(name, getattr(self, name), 0.0)
         for w in self.denoise_weights or ():
@@ -248,8 +250,23 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
 }
 
+PRESETS["default"] = dict(
+    base="imsat",  # VAT self-augmentation beats the ladders' Gaussian noise (docs/benchmarks.md)
+    n_models=5,
+    hidden=(256, 256),
+    im_weight=0.1,  # IMSAT: R_vat + 0.1 H(Y|X) - 0.4 H(Y)
+    mu=4.0,
+    vat_eps=0.25,
+    lr=0.002,
+    batch_size=100,
+    epochs_base=60,
+    epochs_iter=10,
+    n_iter=3,
+    min_confidence=0.9,
+)
+
 #: Presets whose ``t_neg`` defaults to ``n_models - margin`` instead of ``n_models``. With
 #: t_neg = m, one shared mistake (digits: every member splits the 1s) lets Algorithm 1 find
 #: only 7-9 of 10 mini-clusters; m - 1 found 10 of 10 (docs/benchmarks.md). The authors' code removes a node
 #: that agrees with the picked mini-cluster in 2 or more models, i.e. also m - 1.
-PRESET_T_NEG_MARGIN: dict[str, int] = {"fast": 1}
+PRESET_T_NEG_MARGIN: dict[str, int] = {"fast": 1, "default": 1}

@@ -1,0 +1,194 @@
+"""The paper's Table 2 on one data set, measured here: ``python -m benchmarks.table2``.
+
+``python -m benchmarks.table2 --dataset digits --seeds 5`` (or ``mnist5k``, ``mnist``) runs,
+for every seed, on the same data:
+
+- K-means and UMAP (10-d) + GMM (:mod:`kingdra.baselines`);
+- the paper's method (preset ``paper``) with Ladder-IM and Ladder-Dot: one member, the
+  averaged base ensemble and Kingdra, all three read from the same run's history;
+- the default (preset ``default``): one member, the ensemble, and Kingdra.
+
+It prints mean ± std, the worst seed, seconds and the paper's figure beside each row, and
+writes ``benchmarks/results/table2-<dataset>.json`` as ``{"dataset", "n", "device",
+"commit", "command", "rows": {name: {"acc": [per seed], "seconds": [per seed]}}}``.
+``--rows`` picks a subset (e.g. ``--rows default,kmeans`` where the paper's preset would
+take hours on a CPU); ``--set field=value`` overrides a config field of every Kingdra run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kingdra.baselines import run_baselines
+from kingdra.config import KingdraConfig
+from kingdra.data import load
+from kingdra.device import device_description, resolve_device
+from kingdra.engine import KingdraEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Paper Table 2 (ACC %, MNIST column); None where the paper has no such row.
+PAPER_MNIST = {
+    "K-means": 53.3,
+    "UMAP (10-d) + GMM": None,
+    "Ladder-IM": 95.0,
+    "Ladder-IM-ensemble": 95.1,
+    "Kingdra-Ladder-IM": 98.5,
+    "Ladder-Dot": 89.2,
+    "Ladder-Dot-ensemble": None,
+    "Kingdra-Ladder-Dot": 98.0,
+    "IMSAT (one member)": 98.4,
+    "IMSAT-ensemble": None,
+    "Kingdra (default)": None,
+}
+
+#: Which rows each ``--rows`` name produces.
+ROW_GROUPS = {
+    "kmeans": ["K-means"],
+    "umap-gmm": ["UMAP (10-d) + GMM"],
+    "ladder-im": ["Ladder-IM", "Ladder-IM-ensemble", "Kingdra-Ladder-IM"],
+    "ladder-dot": ["Ladder-Dot", "Ladder-Dot-ensemble", "Kingdra-Ladder-Dot"],
+    "default": ["IMSAT (one member)", "IMSAT-ensemble", "Kingdra (default)"],
+}
+
+
+def kingdra_rows(X, y, preset, base, seed, device, titles, overrides) -> dict[str, tuple]:
+    """(acc, seconds) of one member, the base ensemble and Kingdra, from one run."""
+    config = KingdraConfig.from_preset(preset, n_clusters=int(y.max()) + 1, seed=seed, base=base)
+    config = config.replace(**overrides)
+    engine = KingdraEngine(X, config, y_eval=y, device=device)
+    start = time.perf_counter()
+    engine.run()
+    total = time.perf_counter() - start
+    first, last = engine.history[0], engine.history[-1]
+    single, ensemble, full = titles
+    return {
+        single: (first["member_acc"][0], first["seconds"]),
+        ensemble: (first["acc"], first["seconds"]),
+        full: (last["acc"], total),
+    }
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain", "kingdra"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()  # fmt: skip
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def parse_sets(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants field=value, got {pair!r}")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.table2", description=__doc__)
+    parser.add_argument("--dataset", default="digits", help="digits, mnist5k or mnist")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--rows", default=",".join(ROW_GROUPS), help=",".join(ROW_GROUPS))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    groups = [g.strip() for g in args.rows.split(",") if g.strip()]
+    unknown = set(groups) - set(ROW_GROUPS)
+    if unknown or args.seeds < 1:
+        parser.error(f"unknown rows {sorted(unknown)}" if unknown else "--seeds must be >= 1")
+    overrides = parse_sets(args.set)
+    ds = (
+        load(args.dataset, data_dir=args.data_dir)
+        if args.dataset == "mnist"
+        else load(args.dataset)
+    )
+    X, y = np.asarray(ds.X, np.float32), np.asarray(ds.y)
+    device = resolve_device(args.device)
+    rows: dict[str, dict[str, list]] = {}
+
+    def add(name, acc, seconds):
+        row = rows.setdefault(name, {"acc": [], "seconds": []})
+        row["acc"].append(round(float(acc), 5))
+        row["seconds"].append(round(float(seconds), 2))
+
+    baselines = [g for g in ("kmeans", "umap-gmm") if g in groups]
+    runs = {
+        "ladder-im": ("paper", "ladder-im", ROW_GROUPS["ladder-im"]),
+        "ladder-dot": ("paper", "ladder-dot", ROW_GROUPS["ladder-dot"]),
+        "default": ("default", None, ROW_GROUPS["default"]),
+    }
+    for seed in range(args.seeds):
+        for result in run_baselines(X, len(np.unique(y)), y=y, which=baselines, random_state=seed):
+            add(ROW_GROUPS[result["name"]][0], result["acc"], result["seconds"])
+        for group in groups:
+            if group not in runs:
+                continue
+            preset, base, titles = runs[group]
+            base = base or KingdraConfig.from_preset(preset).base
+            for name, (acc, secs) in kingdra_rows(
+                X, y, preset, base, seed, device, titles, overrides
+            ).items():
+                add(name, acc, secs)
+        print(f"seed {seed} done", file=sys.stderr, flush=True)
+
+    device_name = device_description(device)
+    print(f"\n### Table 2 on {args.dataset} (n = {len(X)}, {args.seeds} seeds, {device_name})\n")
+    print("| method | ACC % mean ± std | worst seed | every seed | seconds | paper (MNIST) |")
+    print("|---|---|---|---|---|---|")
+    for name, row in rows.items():
+        acc = np.asarray(row["acc"]) * 100
+        paper = PAPER_MNIST.get(name)
+        print(
+            f"| {name} | {acc.mean():.1f} ± {acc.std():.1f} | {acc.min():.1f} "
+            f"| {' / '.join(f'{a:.1f}' for a in acc)} | {np.mean(row['seconds']):.1f} "
+            f"| {'–' if paper is None else paper} |"
+        )
+    out = (
+        Path(args.out)
+        if args.out
+        else ROOT / "benchmarks" / "results" / (f"table2-{args.dataset}.json")
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "dataset": args.dataset,
+        "n": int(len(X)),
+        "device": device_name,
+        "torch_threads": torch.get_num_threads(),
+        "commit": commit(),
+        "command": "python -m benchmarks.table2 "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "overrides": overrides,
+        "rows": rows,
+    }
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
