@@ -50,6 +50,13 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ci_lints_and_checks_formatting_before_the_tests():
+    ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    tests = ci.index("python -m pytest")
+    assert ci.index("python -m ruff check .") < tests
+    assert ci.index("python -m ruff format --check .") < tests
+
+
 def test_the_install_line_installs_the_package_and_its_command():
     """`pip install -r requirements.txt` (README, .ci/run) also installs kingdra itself."""
     reqs = [ln.strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
