@@ -18,10 +18,18 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any, TextIO
+
+from kingdra.config import PRESETS, KingdraConfig, field_kind, preset_fields, settings
+from kingdra.data import available, load
+from kingdra.device import device_description
+from kingdra.engine import Cancelled, KingdraEngine
+from kingdra.estimator import KingdraCluster
+from kingdra.metrics import ari, cluster_accuracy, nmi
 
 logger = logging.getLogger("kingdra")
 
@@ -184,6 +192,56 @@ def _hidden(text: str) -> tuple[int, ...]:
     return widths
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers like 1000,10,0.1,0.1, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return values
+
+
+_PARSE = {int: (_whole_number, "N"), float: (float, "X")}
+_OWN_FLAGS = ("n_clusters", "seed")  # --n-clusters (from the data) and --seed have their own
+
+
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One flag per setting of :class:`~kingdra.config.KingdraConfig`, from its metadata.
+
+    The config checks the values (its messages name the field), so the flags only parse.
+    """
+    group = p.add_argument_group(
+        "settings", "Each overrides the preset's value; docs/presets.md lists them all."
+    )
+    presets = {name: KingdraConfig.from_preset(name) for name in PRESETS}
+    for f in settings():
+        if f.name in _OWN_FLAGS:
+            continue
+        meta = f.metadata
+        flag = "--" + f.name.replace("_", "-")
+        if f.name in preset_fields() or f.name == "n_models":
+            shown = ", ".join(f"{n} {getattr(c, f.name)!r}" for n, c in presets.items())
+            default_text = f"default: the preset's ({shown})"
+            options: dict[str, Any] = {"default": None}
+        else:
+            default_text = f"default: {f.default}"
+            options = {"default": f.default}
+        if meta["choices"]:
+            options["choices"] = meta["choices"]
+        elif f.name == "hidden":
+            options.update(type=_hidden, metavar="W,W")
+        elif f.name == "denoise_weights":
+            options.update(type=_floats, metavar="X,X")
+        else:
+            options["type"], options["metavar"] = _PARSE[field_kind(f)]
+        allowed = f"; {meta['range'].describe()}" if meta["range"] else ""
+        text = f"{meta['help']} ({default_text}{allowed})".replace("%", "%%")
+        group.add_argument(flag, help=text, **options)
+
+
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dataset",
@@ -305,22 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--preset",
         default="fast",
-        choices=("fast", "paper"),
+        choices=tuple(PRESETS),
         help="named settings (docs/presets.md); the options below override them (default: fast)",
-    )
-    fit.add_argument(
-        "--base",
-        default="ladder-im",
-        choices=("ladder-im", "ladder-dot"),
-        help="unsupervised loss of each member: information maximisation or dot product "
-        "(default: ladder-im)",
-    )
-    fit.add_argument(
-        "--stage",
-        default="kingdra",
-        choices=("kingdra", "ensemble", "single"),
-        help="kingdra = full method; ensemble = stop after the averaged base ensemble; "
-        "single = one base model (default: kingdra)",
     )
     fit.add_argument(
         "--n-clusters",
@@ -328,64 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="number of clusters (default: the number of classes of a labelled dataset)",
     )
-    fit.add_argument("--n-models", type=_whole_number, metavar="N", help="ensemble size m")
-    fit.add_argument(
-        "--t-pos",
-        type=_whole_number,
-        metavar="N",
-        help="strong positive edge when at least N members agree (1..n-models; default all)",
-    )
-    fit.add_argument(
-        "--t-neg",
-        type=_whole_number,
-        metavar="N",
-        help="strong negative edge when at least N members disagree "
-        "(1..n-models; default: all for paper, all but one for fast)",
-    )
-    fit.add_argument("--n-iter", type=_whole_number, metavar="N", help="Kingdra iterations")
-    fit.add_argument(
-        "--epochs-base", type=_whole_number, metavar="N", help="epochs of the unsupervised start"
-    )
-    fit.add_argument(
-        "--epochs-iter", type=_whole_number, metavar="N", help="epochs per Kingdra iteration"
-    )
-    fit.add_argument(
-        "--hidden", type=_hidden, metavar="W,W", help="hidden layer widths, e.g. 256,256"
-    )
-    fit.add_argument(
-        "--min-confidence",
-        type=float,
-        metavar="P",
-        help="an anchor needs max-probability above P in every member (0 <= P < 1)",
-    )
-    fit.add_argument(
-        "--neighbor-weight",
-        type=float,
-        metavar="W",
-        help="weight of the nearest-neighbour consistency term, 0 = off "
-        "(default: 1 for fast, 0 for paper)",
-    )
-    fit.add_argument(
-        "--n-neighbors",
-        type=_whole_number,
-        metavar="N",
-        help="nearest neighbours per row for that term and for the over-clustering merge "
-        "(default: 10)",
-    )
-    fit.add_argument(
-        "--overcluster",
-        type=_whole_number,
-        metavar="R",
-        help="output classes per cluster: R*k fine clusters merged back to k along the "
-        "nearest-neighbour graph, 1 = off (default: 2 for fast, 1 for paper)",
-    )
-    fit.add_argument(
-        "--batch-size",
-        type=_whole_number,
-        metavar="N",
-        help="unlabelled rows per member per step (default 64; on a GPU 256 is about 4x "
-        "faster per epoch)",
-    )
+    _add_config_options(fit)
     fit.add_argument(
         "--seed", type=_at_least(0), default=0, metavar="N", help="random seed (default: 0)"
     )
@@ -410,8 +397,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- commands ------------------------------------------------------------------------------
 def _load_dataset(args: argparse.Namespace):
-    from kingdra.data import available, load
-
     options: dict[str, Any] = {}
     if args.label_column is not None:
         options["label_column"] = args.label_column
@@ -437,17 +422,6 @@ def _load_dataset(args: argparse.Namespace):
 
 
 # The library's messages name its keyword arguments; on the command line they are flags.
-_FLAG_ADVICE = (
-    (re.compile(r"\bdrop_nonfinite=True\b"), "--drop-nonfinite"),
-    (re.compile(r"\blabel_column=False\b"), "--no-label-column"),
-    (re.compile(r"\blabel_column='<name>'"), "--label-column NAME"),
-    (re.compile(r"\btext_column='<name>'"), "--text-column NAME"),
-    (re.compile(r"\bignore_columns=\[\.\.\.\]"), "--ignore-columns A,B"),
-    (re.compile(r"\bchecksums=\{'([^']+)': '<sha256>'\}"), r"--checksum \1=<sha256>"),
-    (re.compile(r"\bmax_bytes="), "max_bytes= (Python only)"),
-    (re.compile(r"\b(label_column|text_column|ignore_columns|feature_columns|sep|remove|"
-                r"checksums|drop_nonfinite)=(?=[\s.,;)]|$)"), None),
-)  # fmt: skip
 _FLAGS = {
     "label_column": "--label-column",
     "text_column": "--text-column",
@@ -458,6 +432,16 @@ _FLAGS = {
     "checksums": "--checksum",
     "drop_nonfinite": "--drop-nonfinite",
 }
+_FLAG_ADVICE = (
+    (re.compile(r"\bdrop_nonfinite=True\b"), "--drop-nonfinite"),
+    (re.compile(r"\blabel_column=False\b"), "--no-label-column"),
+    (re.compile(r"\blabel_column='<name>'"), "--label-column NAME"),
+    (re.compile(r"\btext_column='<name>'"), "--text-column NAME"),
+    (re.compile(r"\bignore_columns=\[\.\.\.\]"), "--ignore-columns A,B"),
+    (re.compile(r"\bchecksums=\{'([^']+)': '<sha256>'\}"), r"--checksum \1=<sha256>"),
+    (re.compile(r"\bmax_bytes="), "max_bytes= (Python only)"),
+    (re.compile(rf"\b({'|'.join(_FLAGS)})=(?=[\s.,;)]|$)"), None),
+)
 
 
 def cli_advice(message: str) -> str:
@@ -497,8 +481,6 @@ def check_output_folder(out: Path, files: tuple[str, ...]) -> None:
 
 
 def _scores(y, labels) -> dict[str, float]:
-    from kingdra.metrics import ari, cluster_accuracy, nmi
-
     return {
         "acc": float(cluster_accuracy(y, labels)),
         "nmi": float(nmi(y, labels)),
@@ -521,37 +503,23 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
-    from kingdra.device import device_description
-    from kingdra.engine import Cancelled, KingdraEngine
-    from kingdra.estimator import KingdraCluster
-
     out = Path(args.out)
     check_output_folder(out, ("labels.csv", "metrics.json", CHECKPOINT_NAME))
     ds = _load_dataset(args)
     k = args.n_clusters if args.n_clusters is not None else ds.n_classes
     if k is None:
         raise ValueError(f"{ds.name} has no labels: give the number of clusters with --n-clusters")
+    overrides = {name: getattr(args, name) for name in ("n_models", *preset_fields())}
     estimator = KingdraCluster(
         n_clusters=k,
-        n_models=args.n_models if args.n_models is not None else _preset_value(args, "n_models"),
         base=args.base,
         preset=args.preset,
-        t_pos=args.t_pos,
-        t_neg=args.t_neg,
-        n_iter=args.n_iter,
-        epochs_base=args.epochs_base,
-        epochs_iter=args.epochs_iter,
-        hidden=args.hidden,
-        min_confidence=args.min_confidence,
-        neighbor_weight=args.neighbor_weight,
-        n_neighbors=args.n_neighbors,
-        batch_size=args.batch_size,
-        overcluster=args.overcluster,
         stage=args.stage,
         device=args.device,
         random_state=args.seed,
+        **overrides,
     )
-    config = estimator._make_config()  # ValueError with what to fix, before any training
+    config = estimator.make_config()  # ValueError with what to fix, before any training
     engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
     logger.info(
         "%s: n=%d, d=%d, k=%d, %s on %s",
@@ -605,8 +573,9 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         "config": config.to_dict(),
         "history": engine.history,
     }
-    estimator._set_fitted(engine)
-    labels = estimator.labels_  # numbered 0..c-1 as `predict` on the checkpoint numbers them
+    labels = estimator.set_engine(
+        engine
+    ).labels_  # numbered 0..c-1 as `predict` on the checkpoint numbers them
     if ds.y is not None:
         metrics.update(_scores(ds.y, labels))
     write_labels(out / "labels.csv", labels, ds.y)
@@ -630,15 +599,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     return 0
 
 
-def _preset_value(args: argparse.Namespace, name: str):
-    from kingdra.config import PRESETS
-
-    return PRESETS[args.preset][name]
-
-
 def _cmd_predict(args: argparse.Namespace, bar: ProgressBar | None) -> int:
-    from kingdra.estimator import KingdraCluster
-
     out = Path(args.out)
     check_output_folder(out, ("labels.csv", "metrics.json"))
     model = KingdraCluster.load(args.checkpoint, device=args.device)
@@ -660,16 +621,12 @@ def _cmd_predict(args: argparse.Namespace, bar: ProgressBar | None) -> int:
 
 
 def _cmd_datasets(args: argparse.Namespace, bar: ProgressBar | None) -> int:
-    from kingdra.data import available
-
     for name, line in available().items():
         sys.stdout.write(f"{name:<15} {line}\n")
     return 0
 
 
 def _in_main_thread() -> bool:
-    import threading
-
     return threading.current_thread() is threading.main_thread()
 
 

@@ -1,4 +1,10 @@
-"""Hyper-parameters of a Kingdra run, with the two named presets ``paper`` and ``fast``."""
+"""Hyper-parameters of a Kingdra run: each declared once, with the presets that name them.
+
+Every field of :class:`KingdraConfig` carries metadata (:func:`setting`): a help line, its
+allowed range, a group and the paper's value. The estimator's parameters, the command line's
+flags, the Train page's widgets and ``docs/presets.md`` are built from it, and
+:meth:`KingdraConfig.validate` checks the ranges, so none of them can drift apart.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,87 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 BASES = ("ladder-im", "ladder-dot", "imsat")
 STAGES = ("kingdra", "ensemble", "single")
 
+#: Fields the caller always sets (the estimator's own parameters with their own defaults,
+#: ``random_state`` for ``seed``); every other field defaults to the preset's value.
+CALLER_FIELDS = ("n_clusters", "n_models", "base", "stage", "seed")
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a number: ``low <= x <= high``; ``high`` may name another field."""
+
+    low: float
+    high: float | str | None = None
+    low_open: bool = False  # low < x
+    high_open: bool = False  # x < high
+
+    def describe(self) -> str:
+        left = f"> {self.low}" if self.low_open else f">= {self.low}"
+        if self.high is None:
+            return left
+        return f"in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    group: str,
+    range: Range | None = None,
+    choices: tuple[str, ...] | None = None,
+    paper: Any = dataclasses.MISSING,
+    label: str | None = None,
+    app: bool = True,
+) -> Any:
+    """A :class:`KingdraConfig` field with its one declaration of meaning.
+
+    Parameters
+    ----------
+    default
+        The value without a preset.
+    help : str
+        One line: what the value does (CLI help, widget help, the presets table).
+    group : str
+        ``"ensemble"``, ``"network"``, ``"loss"``, ``"extension"``, ``"training"``,
+        ``"graph"`` or ``"run"``: where the Train page and the docs put it.
+    range : Range, optional
+        Checked by :meth:`KingdraConfig.validate`; the CLI and the widgets show it.
+    choices : tuple of str, optional
+        The allowed strings.
+    paper
+        The value of the paper / the authors' code, where it gives one.
+    label : str, optional
+        Widget label; default: the name with spaces.
+    app : bool
+        Whether the Train page has a widget for it (thresholds are set on the Graph page,
+        iterations by the page's buttons).
+    """
+    metadata = {"help": help, "group": group, "range": range, "choices": choices, "app": app}
+    metadata["label"] = label
+    if paper is not dataclasses.MISSING:
+        metadata["paper"] = paper
+    return field(default=default, metadata=metadata)
+
 
 def default_denoise_weights(n_hidden: int) -> tuple[float, ...]:
-    """Denoising-cost weights from input to top: ``[1000, 10, 0.1, ..., 0.1]`` (DESIGN.md)."""
+    """Denoising-cost weights from input to top: ``[1000, 10, 0.1, ..., 0.1]``."""
     return (1000.0, 10.0) + (0.1,) * n_hidden
+
+
+_POS = Range(0.0)  # a non-negative weight
 
 
 @dataclass
 class KingdraConfig:
     """Everything that defines a Kingdra run except the data and the device.
 
-    Defaults are the numbers of the authors' implementation (``../shared/DESIGN.md``);
-    :data:`PRESETS` names two complete settings. Invalid values raise ``ValueError``
-    saying what to fix.
+    Defaults are the numbers of the authors' implementation; :data:`PRESETS` names complete
+    settings. Invalid values raise ``ValueError`` saying what to fix.
 
     Examples
     --------
@@ -31,31 +102,188 @@ class KingdraConfig:
     10
     """
 
-    n_clusters: int = 10  # k: clusters to find (and output units of every member)
-    n_models: int = 10  # m: ensemble size (paper: 10; accuracy saturates there, app. C.1)
-    base: str = "ladder-im"  # "ladder-im", "ladder-dot" (the paper's) or "imsat" (VAT + IM)
-    hidden: tuple[int, ...] = (1200, 1200)  # hidden widths of the MLP ladder (authors: 1200-1200-k)
-    noise_std: float = 0.3  # Gaussian noise on the input and every layer of the noisy encoder
-    denoise_weights: tuple[float, ...] | None = None  # input..top; None -> [1000, 10, 0.1, ...]
-    im_weight: float = 0.1  # weight of H(Y|X) - mu*H(Y) (authors: 0.1, 20news 0.2)
-    mu: float = 4.0  # weight of the marginal entropy H(Y) inside the IM loss
-    kl_weight: float = 1.0  # weight of KL(clean || noisy)
-    dot_weight: float = 10.0  # dot-product loss weight, ladder-dot (digits: 10 beat 1)
-    vat_eps: float = 0.25  # imsat: VAT radius, times each row's 10th-neighbour distance (IMSAT)
-    sup_weight: float = 1.0  # weight of cross-entropy on pseudo-labelled points
-    neighbor_weight: float = 0.0  # weight of -log(p_i . p_j), j a k-NN of i (0 = off, paper)
-    n_neighbors: int = 10  # k of the input-space k-NN graph used by neighbor_weight (and merging)
-    overcluster: int = 1  # outputs per cluster; > 1: merge r*k fine clusters to k (1 = paper)
-    lr: float = 0.002  # Adam learning rate
-    batch_size: int = 64  # unlabelled samples per member per step (and as many pseudo-labelled)
-    epochs_base: int = 5  # epochs of the unsupervised start
-    epochs_iter: int = 5  # epochs per semi-supervised iteration
-    n_iter: int = 10  # Kingdra iterations after the base ensemble
-    t_pos: int | None = None  # strong positive edge: >= t_pos members agree; None -> n_models
-    t_neg: int | None = None  # strong negative edge: >= t_neg members disagree; None -> n_models
-    min_confidence: float = 0.9  # anchor must have max-probability above this in every member
-    seed: int | None = 0  # seeds init, noise and batch order; None -> fresh randomness
-    stage: str = "kingdra"  # "single" (member 0), "ensemble" (averaged base), "kingdra" (full)
+    n_clusters: int = setting(
+        10,
+        "k: clusters to find (and output units of every member)",
+        group="ensemble",
+        range=Range(2),
+        label="clusters k",
+    )
+    n_models: int = setting(
+        10,
+        "m: ensemble size (paper: 10; accuracy saturates there, app. C.1)",
+        group="ensemble",
+        range=Range(1),
+        paper=10,
+        label="ensemble size m",
+    )
+    base: str = setting(
+        "ladder-im",
+        "unsupervised loss of every member: the paper's Ladder-IM or Ladder-Dot, or IMSAT",
+        group="ensemble",
+        choices=BASES,
+        paper="ladder-im",
+        label="base model",
+    )
+    hidden: tuple[int, ...] = setting(
+        (1200, 1200),
+        "hidden widths of the MLP ladder (authors: 1200-1200-k)",
+        group="network",
+        range=Range(1),
+        paper=(1200, 1200),
+        label="hidden sizes",
+    )
+    noise_std: float = setting(
+        0.3,
+        "Gaussian noise on the input and every layer of the noisy encoder",
+        group="network",
+        range=_POS,
+        paper=0.3,
+        label="noise std",
+    )
+    denoise_weights: tuple[float, ...] | None = setting(
+        None, "input..top; None -> [1000, 10, 0.1, ...]", group="network", range=_POS, app=False
+    )
+    im_weight: float = setting(
+        0.1,
+        "weight of H(Y|X) - mu*H(Y) (authors: 0.1, 20news 0.2)",
+        group="loss",
+        range=_POS,
+        paper=0.1,
+        label="IM weight",
+    )
+    mu: float = setting(
+        4.0,
+        "weight of the marginal entropy H(Y) inside the IM loss",
+        group="loss",
+        range=_POS,
+        paper=4.0,
+        label="IM mu (marginal entropy)",
+    )
+    kl_weight: float = setting(
+        1.0, "weight of KL(clean || noisy)", group="loss", range=_POS, paper=1.0, label="KL weight"
+    )
+    dot_weight: float = setting(
+        10.0,
+        "dot-product loss weight, ladder-dot (digits: 10 beat 1)",
+        group="loss",
+        range=_POS,
+        label="dot weight",
+    )
+    vat_eps: float = setting(
+        0.25,
+        "imsat: VAT radius, times each row's 10th-neighbour distance (IMSAT)",
+        group="loss",
+        range=_POS,
+        label="VAT radius (imsat)",
+    )
+    sup_weight: float = setting(
+        1.0,
+        "weight of cross-entropy on pseudo-labelled points",
+        group="loss",
+        range=_POS,
+        label="pseudo-label weight",
+    )
+    neighbor_weight: float = setting(
+        0.0,
+        "weight of -log(p_i . p_j), j a k-NN of i (0 = off, paper)",
+        group="extension",
+        range=_POS,
+        paper=0.0,
+        label="neighbour weight",
+    )
+    n_neighbors: int = setting(
+        10,
+        "k of the input-space k-NN graph used by neighbor_weight and merging (MNIST-5k: 5 "
+        "beat 10 at the paper's width)",
+        group="extension",
+        range=Range(1),
+        label="neighbours per row",
+    )
+    overcluster: int = setting(
+        1,
+        "outputs per cluster; > 1: merge r*k fine clusters to k (1 = paper)",
+        group="extension",
+        range=Range(1),
+        paper=1,
+        label="over-clustering",
+    )
+    lr: float = setting(
+        0.002,
+        "Adam learning rate",
+        group="training",
+        range=Range(0.0, low_open=True),
+        paper=0.002,
+        label="learning rate",
+    )
+    batch_size: int = setting(
+        64,
+        "unlabelled rows per member per step (as many pseudo-labelled are added); on a GPU "
+        "256 trains about 4x faster per epoch than 64",
+        group="training",
+        range=Range(2),
+        paper=64,
+        label="batch size",
+    )
+    epochs_base: int = setting(
+        5,
+        "epochs of the unsupervised start",
+        group="training",
+        range=Range(0),
+        paper=5,
+        label="epochs (base)",
+    )
+    epochs_iter: int = setting(
+        5,
+        "epochs per semi-supervised iteration",
+        group="training",
+        range=Range(0),
+        paper=5,
+        label="epochs per iteration",
+    )
+    n_iter: int = setting(
+        10,
+        "Kingdra iterations after the base ensemble",
+        group="training",
+        range=Range(0),
+        paper=10,
+        app=False,
+    )
+    t_pos: int | None = setting(
+        None,
+        "strong positive edge: >= t_pos members agree; None -> n_models",
+        group="graph",
+        range=Range(1, "n_models"),
+        app=False,
+    )
+    t_neg: int | None = setting(
+        None,
+        "strong negative edge: >= t_neg members disagree; None -> n_models",
+        group="graph",
+        range=Range(1, "n_models"),
+        app=False,
+    )
+    min_confidence: float = setting(
+        0.9,
+        "anchor must have max-probability above this in every member",
+        group="graph",
+        range=Range(0.0, 1.0, high_open=True),
+        paper=0.9,
+        app=False,
+    )
+    seed: int | None = setting(
+        0,
+        "seeds init, noise and batch order; None -> fresh randomness",
+        group="run",
+        range=Range(0, 2**31 - 1),
+    )
+    stage: str = setting(
+        "kingdra",
+        "stop after: the full method, the averaged base ensemble, or one member (Table 2)",
+        group="run",
+        choices=STAGES,
+        app=False,
+    )
     extra: dict[str, Any] = field(default_factory=dict, repr=False)  # free-form notes, JSON-safe
 
     def __post_init__(self) -> None:
@@ -66,59 +294,52 @@ class KingdraConfig:
 
     # -- validation -------------------------------------------------------------------------
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the first bad field and what to use instead."""
-        _int_at_least("n_clusters", self.n_clusters, 2)
-        _int_at_least("n_models", self.n_models, 1)
-        if self.base not in BASES:
-            raise ValueError(f"unknown base {self.base!r}; use one of {', '.join(BASES)}")
-        if self.stage not in STAGES:
-            raise ValueError(f"unknown stage {self.stage!r}; use one of {', '.join(STAGES)}")
-        if len(self.hidden) < 1 or any(h < 1 for h in self.hidden):
-            raise ValueError(f"hidden must be one or more positive widths, got {self.hidden}")
-        if self.denoise_weights is not None and len(self.denoise_weights) != len(self.hidden) + 2:
-            raise ValueError(
-                f"denoise_weights needs {len(self.hidden) + 2} values (input, each hidden layer, "
-                f"top), got {len(self.denoise_weights)}; or pass None for the defaults"
-            )
-        for name in (
-            "noise_std",
-            "im_weight",
-            "mu",
-            "kl_weight",
-            "dot_weight",
-            "sup_weight",
-            "neighbor_weight",
-            "vat_eps",
-        ):
-            _float_at_least(name, getattr(self, name), 0.0)
-        for w in self.denoise_weights or ():
-            _float_at_least("denoise_weights", w, 0.0)
-        _float_at_least("lr", self.lr, 0.0, strict=True)
-        _int_at_least("batch_size", self.batch_size, 2)
-        _int_at_least("n_neighbors", self.n_neighbors, 1)
-        _int_at_least("overcluster", self.overcluster, 1)
-        _int_at_least("epochs_base", self.epochs_base, 0)
-        _int_at_least("epochs_iter", self.epochs_iter, 0)
-        _int_at_least("n_iter", self.n_iter, 0)
-        for name in ("t_pos", "t_neg"):
-            check_threshold(name, getattr(self, name), self.n_models)
-        if not (isinstance(self.min_confidence, (int, float)) and 0.0 <= self.min_confidence < 1.0):
-            raise ValueError(f"min_confidence must be in [0, 1), got {self.min_confidence!r}")
+        """Raise ``ValueError`` naming the first bad field and what to use instead.
+
+        Each field is checked against its metadata (:func:`setting`); the thresholds through
+        :class:`Thresholds`, the one place that checks them.
+        """
+        for f in settings():
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if f.name in ("t_pos", "t_neg", "min_confidence", "seed") or (
+                value is None and f.default is None
+            ):
+                continue
+            if meta["choices"] is not None:
+                if value not in meta["choices"]:
+                    raise ValueError(
+                        f"unknown {f.name} {value!r}; use one of {', '.join(meta['choices'])}"
+                    )
+            elif f.name == "hidden":
+                if len(value) < 1 or any(h < 1 for h in value):
+                    raise ValueError(f"hidden must be one or more positive widths, got {value}")
+            elif f.name == "denoise_weights":
+                if len(value) != len(self.hidden) + 2:
+                    raise ValueError(
+                        f"denoise_weights needs {len(self.hidden) + 2} values (input, each "
+                        f"hidden layer, top), got {len(value)}; or pass None for the defaults"
+                    )
+                for w in value:
+                    _check_number(f.name, w, meta["range"], float)
+            else:
+                _check_number(f.name, value, meta["range"], field_kind(f))
         if self.seed is not None and (
             isinstance(self.seed, bool) or not isinstance(self.seed, int)
         ):
             raise ValueError(f"seed must be an int or None, got {self.seed!r}")
+        self.thresholds().validated(self.n_models, self.n_outputs)
 
     # -- derived values ---------------------------------------------------------------------
     @property
     def resolved_t_pos(self) -> int:
         """``t_pos``, with None meaning all ``n_models`` members agree."""
-        return self.n_models if self.t_pos is None else int(self.t_pos)
+        return self.n_models if self.t_pos is None else self.t_pos
 
     @property
     def resolved_t_neg(self) -> int:
         """``t_neg``, with None meaning all ``n_models`` members disagree."""
-        return self.n_models if self.t_neg is None else int(self.t_neg)
+        return self.n_models if self.t_neg is None else self.t_neg
 
     @property
     def n_outputs(self) -> int:
@@ -132,6 +353,12 @@ class KingdraConfig:
             return default_denoise_weights(len(self.hidden))
         return self.denoise_weights
 
+    def thresholds(self) -> Thresholds:
+        """Algorithm 1's settings of this run: ``k`` = one mini-cluster per output class."""
+        return Thresholds(
+            self.resolved_t_pos, self.resolved_t_neg, self.n_outputs, self.min_confidence
+        )
+
     # -- construction and (de)serialisation --------------------------------------------------
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> KingdraConfig:
@@ -139,14 +366,15 @@ class KingdraConfig:
 
         Parameters
         ----------
-        name : {"paper", "fast"}
+        name : str
+            A key of :data:`PRESETS`.
         **overrides
             Any field of :class:`KingdraConfig`, e.g. ``n_clusters=10``.
 
         Notes
         -----
-        ``fast`` sets ``t_neg = n_models - 1`` unless ``t_neg`` is given
-        (:data:`PRESET_T_NEG_MARGIN`).
+        Presets in :data:`PRESET_T_NEG_MARGIN` set ``t_neg = n_models - margin`` unless
+        ``t_neg`` is given.
 
         With ``base="ladder-dot"`` and no ``min_confidence`` override, ``min_confidence``
         becomes 0: the dot-product loss leaves outputs soft, and on digits no point reached
@@ -190,47 +418,106 @@ class KingdraConfig:
         return cls(**data)
 
 
-def check_threshold(name: str, value: int | None, n_models: int) -> None:
-    """``t_pos`` / ``t_neg`` must be None or an integer in ``1..n_models``."""
-    if value is None:
+def settings() -> tuple[dataclasses.Field, ...]:
+    """The fields of :class:`KingdraConfig` declared with :func:`setting` (all but ``extra``)."""
+    return tuple(f for f in dataclasses.fields(KingdraConfig) if "help" in f.metadata)
+
+
+def paper_settings() -> dict[str, Any]:
+    """The paper's (and the authors' code's) value of every field that has one."""
+    return {f.name: f.metadata["paper"] for f in settings() if "paper" in f.metadata}
+
+
+def preset_fields() -> tuple[str, ...]:
+    """Fields whose default comes from the preset: the estimator's and the CLI's overrides."""
+    return tuple(f.name for f in settings() if f.name not in CALLER_FIELDS)
+
+
+def field_kind(f: dataclasses.Field) -> type:
+    """``int``, ``float``, ``str`` or ``tuple`` from the field's annotation."""
+    annotation = str(f.type)
+    for kind in (tuple, int, float, str):
+        if annotation.startswith(kind.__name__):
+            return kind
+    raise TypeError(f"no kind for {f.name}: {annotation}")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Algorithm 1's settings: strong-edge thresholds, mini-clusters wanted, anchor gate.
+
+    ``t_pos`` / ``t_neg``: a strong positive (negative) edge joins two points that at least
+    ``t_pos`` members put together (``t_neg`` members keep apart); ``k``: mini-clusters to
+    pick (at most the members' output classes); ``min_confidence``: an anchor needs a
+    max-probability above it in every member. :meth:`validated` is the one place these are
+    checked (config, engine and app all call it).
+    """
+
+    t_pos: int
+    t_neg: int
+    k: int
+    min_confidence: float = 0.0
+
+    def validated(self, n_models: int, n_outputs: int) -> Thresholds:
+        """These thresholds as plain ``int`` / ``float``, checked against the ensemble.
+
+        Raises
+        ------
+        ValueError
+            Naming the bad value and its allowed range.
+        """
+        for name in ("t_pos", "t_neg"):
+            value = getattr(self, name)
+            if not _is_int(value) or not 1 <= value <= n_models:
+                raise ValueError(
+                    f"{name} must be an integer in 1..n_models={n_models}, got {value!r}"
+                )
+        if not _is_int(self.k) or not 1 <= self.k <= n_outputs:
+            raise ValueError(
+                f"k must be an integer in 1..{n_outputs} (output classes of each member), "
+                f"got {self.k!r}"
+            )
+        conf = self.min_confidence
+        if not _is_number(conf) or not 0.0 <= conf < 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1), got {conf!r}")
+        return Thresholds(int(self.t_pos), int(self.t_neg), int(self.k), float(conf))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __iter__(self):
+        return iter((self.t_pos, self.t_neg, self.k, self.min_confidence))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def _check_number(name: str, value: Any, allowed: Range, kind: type) -> None:
+    if kind is int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < allowed.low:
+            raise ValueError(f"{name} must be an integer >= {allowed.low}, got {value!r}")
         return
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= n_models:
-        raise ValueError(
-            f"{name} must be an integer in 1..n_models={n_models} (or None), got {value!r}"
-        )
+    bad = not _is_number(value) or value < allowed.low
+    if bad or (allowed.low_open and value == allowed.low):
+        relation = ">" if allowed.low_open else ">="
+        raise ValueError(f"{name} must be a finite number {relation} {allowed.low}, got {value!r}")
 
 
-def _int_at_least(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def _float_at_least(name: str, value: Any, low: float, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < low or (strict and value == low):
-        relation = ">" if strict else ">="
-        raise ValueError(f"{name} must be a finite number {relation} {low}, got {value!r}")
-
-
-#: Named settings. ``paper``: the authors' numbers (DESIGN.md). ``fast``: chosen by experiment
+#: Named settings. ``paper``: the authors' numbers (each field's ``paper`` metadata). ``fast``: chosen by experiment
 #: (docs/benchmarks.md) for sklearn digits in about a minute on 2 CPU cores (measured: 94.1 %
 #: ACC over 3 seeds, 48 s end to end); it adds a neighbour term, ``t_neg = m - 1`` and
 #: over-clustering (``overcluster = 2``).
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": dict(
-        n_models=10,
-        hidden=(1200, 1200),
-        noise_std=0.3,
-        im_weight=0.1,
-        mu=4.0,
-        kl_weight=1.0,
-        lr=0.002,
-        batch_size=64,
-        epochs_base=5,
-        epochs_iter=5,
-        n_iter=10,
-        min_confidence=0.9,
-    ),
+    "paper": paper_settings(),
     "fast": dict(
         n_models=10,
         hidden=(256, 256),  # 1200-wide layers cost ~20x more; 128 was ~2 points worse on digits

@@ -29,7 +29,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from kingdra.bases import build_members, build_objective
-from kingdra.config import KingdraConfig, check_threshold
+from kingdra.config import KingdraConfig, Thresholds
 from kingdra.device import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -532,15 +532,9 @@ class KingdraEngine:
         t_neg = self.t_neg if t_neg is None else t_neg
         k = self.k if k is None else k
         min_conf = self.min_confidence if min_confidence is None else min_confidence
-        check_threshold("t_pos", t_pos, m)
-        check_threshold("t_neg", t_neg, m)
-        n_out = self.config.n_outputs
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise ValueError(f"k must be an integer in 1..{n_out} (output classes), got {k!r}")
-        if not 1 <= k <= n_out:
-            raise ValueError(f"k must be in 1..{n_out} (output classes of each member), got {k}")
-        if not 0.0 <= float(min_conf) < 1.0:
-            raise ValueError(f"min_confidence must be in [0, 1), got {min_conf!r}")
+        t_pos, t_neg, k, min_conf = Thresholds(t_pos, t_neg, k, min_conf).validated(
+            m, self.config.n_outputs
+        )
         result = get_clusters(
             self.member_labels,
             int(k),

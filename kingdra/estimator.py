@@ -11,22 +11,32 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from kingdra.checkpoint import read_run, run_from_bytes_raw, run_to_bytes, save_run
+from kingdra.config import PRESETS, KingdraConfig, field_kind, preset_fields, settings
+from kingdra.device import resolve_device
+from kingdra.engine import KingdraEngine
+
 logger = logging.getLogger(__name__)
 
-# Estimator parameters that map one-to-one onto KingdraConfig fields when not None.
-_CONFIG_OVERRIDES = (
-    "t_pos",
-    "t_neg",
-    "n_iter",
-    "epochs_base",
-    "epochs_iter",
-    "hidden",
-    "min_confidence",
-    "neighbor_weight",
-    "n_neighbors",
-    "batch_size",
-    "overcluster",
-)
+# Estimator parameters that override the preset's KingdraConfig field of the same name when
+# not None: every field except those the estimator always sets (kingdra.config.CALLER_FIELDS).
+_CONFIG_OVERRIDES = preset_fields()
+
+
+def _preset_parameter_docs() -> str:
+    """Numpydoc lines for the preset overrides, from the config's field metadata."""
+    presets = {name: KingdraConfig.from_preset(name) for name in PRESETS}
+    lines = []
+    for f in settings():
+        if f.name in _CONFIG_OVERRIDES:
+            kind = {tuple: "tuple", int: "int", float: "float"}[field_kind(f)]
+            defaults = ", ".join(f"{p} {getattr(c, f.name)!r}" for p, c in presets.items())
+            lines += [
+                f"    {f.name} : {kind}, optional",
+                f"        {f.metadata['help']}.",
+                f"        None: the preset's ({defaults}).",
+            ]
+    return "\n".join(lines).lstrip()
 
 
 class KingdraCluster(ClusterMixin, BaseEstimator):
@@ -40,36 +50,15 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     ----------
     n_clusters : int, default=10
         Number of clusters ``k``.
-    n_models : int, default=10
-        Ensemble size ``m``.
-    base : {"ladder-im", "ladder-dot"}, default="ladder-im"
-        Unsupervised loss of every member: information maximisation or dot product.
-    preset : {"fast", "paper"}, default="fast"
-        Named settings for everything not given here (see ``docs/presets.md``).
-    t_pos, t_neg : int, optional
-        Agreement-graph thresholds in ``1..n_models``; None: ``t_pos = n_models`` and
-        ``t_neg`` from the preset (``n_models`` for ``paper``, ``n_models - 1`` for ``fast``).
-    n_iter, epochs_base, epochs_iter : int, optional
-        Kingdra iterations, unsupervised epochs, epochs per iteration; None: from the preset.
-    hidden : tuple of int, optional
-        Hidden layer widths; None: from the preset.
-    min_confidence : float, optional
-        An anchor must have max-probability above this in every member; None: preset.
-    neighbor_weight : float, optional
-        Weight of the neighbour-consistency term (each row's prediction agrees with one of
-        its input-space nearest neighbours'); 0 turns it off; None: preset (fast 1, paper 0).
-    n_neighbors : int, optional
-        Nearest neighbours per row for that term and for the merge; None: preset (10).
-        Fewer are purer: on MNIST-5k 5 beat 10 at the paper's width (docs/benchmarks.md).
-    overcluster : int, optional
-        Output classes per cluster: members have ``overcluster * n_clusters`` outputs and
-        the ensemble's fine clusters are merged back to ``n_clusters`` along the input-space
-        nearest-neighbour graph (:mod:`kingdra.merge`); 1 turns it off; None: preset
-        (fast 2, paper 1).
-    batch_size : int, optional
-        Unlabelled rows per member per step (as many pseudo-labelled rows are added in the
-        iterations); None: preset (64). On a GPU, steps of the small default batch are
-        launch-bound: 256 trains full MNIST about 4x faster per epoch (docs/benchmarks.md).
+    n_models : int or None, default=10
+        Ensemble size ``m``; None: the preset's.
+    base : {"ladder-im", "ladder-dot", "imsat"}, default="ladder-im"
+        Unsupervised loss of every member: information maximisation or dot product (the
+        paper's ladders), or IMSAT (VAT + IM).
+    preset : str, default="fast"
+        Named settings (a key of ``kingdra.config.PRESETS``, see ``docs/presets.md``) for
+        every parameter below left at None.
+    {preset_parameters}
     stage : {"kingdra", "ensemble", "single"}, default="kingdra"
         Stop after the full method, after the plain (averaged) base ensemble, or use one
         base model only (the rows of the paper's Table 2).
@@ -113,20 +102,30 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     def __init__(
         self,
         n_clusters=10,
+        *,
         n_models=10,
         base="ladder-im",
         preset="fast",
-        t_pos=None,
-        t_neg=None,
-        n_iter=None,
-        epochs_base=None,
-        epochs_iter=None,
         hidden=None,
-        min_confidence=None,
+        noise_std=None,
+        denoise_weights=None,
+        im_weight=None,
+        mu=None,
+        kl_weight=None,
+        dot_weight=None,
+        vat_eps=None,
+        sup_weight=None,
         neighbor_weight=None,
         n_neighbors=None,
-        batch_size=None,
         overcluster=None,
+        lr=None,
+        batch_size=None,
+        epochs_base=None,
+        epochs_iter=None,
+        n_iter=None,
+        t_pos=None,
+        t_neg=None,
+        min_confidence=None,
         stage="kingdra",
         device="auto",
         random_state=None,
@@ -137,17 +136,26 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.n_models = n_models
         self.base = base
         self.preset = preset
-        self.t_pos = t_pos
-        self.t_neg = t_neg
-        self.n_iter = n_iter
-        self.epochs_base = epochs_base
-        self.epochs_iter = epochs_iter
         self.hidden = hidden
-        self.min_confidence = min_confidence
+        self.noise_std = noise_std
+        self.denoise_weights = denoise_weights
+        self.im_weight = im_weight
+        self.mu = mu
+        self.kl_weight = kl_weight
+        self.dot_weight = dot_weight
+        self.vat_eps = vat_eps
+        self.sup_weight = sup_weight
         self.neighbor_weight = neighbor_weight
         self.n_neighbors = n_neighbors
-        self.batch_size = batch_size
         self.overcluster = overcluster
+        self.lr = lr
+        self.batch_size = batch_size
+        self.epochs_base = epochs_base
+        self.epochs_iter = epochs_iter
+        self.n_iter = n_iter
+        self.t_pos = t_pos
+        self.t_neg = t_neg
+        self.min_confidence = min_confidence
         self.stage = stage
         self.device = device
         self.random_state = random_state
@@ -163,34 +171,19 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
             return int(rs) % (2**31 - 1)
         return int(check_random_state(rs).randint(2**31 - 1))
 
-    def _make_config(self):
-        """Validated :class:`~kingdra.config.KingdraConfig` from the parameters."""
-        from kingdra.config import PRESETS, KingdraConfig
+    def make_config(self) -> KingdraConfig:
+        """The validated :class:`~kingdra.config.KingdraConfig` these parameters give.
 
+        The preset's values, replaced by every parameter that is not None. Raises
+        ``ValueError`` saying what to fix, before any data is read or anything trained.
+        """
         if not isinstance(self.preset, str) or self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
         overrides: dict[str, Any] = {}
-        for name in _CONFIG_OVERRIDES:
+        for name in ("n_clusters", "n_models", *_CONFIG_OVERRIDES):
             value = getattr(self, name)
-            if value is None:
-                continue
-            if name == "hidden":
-                if isinstance(value, (int, np.integer)):
-                    value = (int(value),)
-                try:
-                    value = tuple(int(h) for h in value)
-                except (TypeError, ValueError) as err:
-                    raise ValueError(
-                        f"hidden must be a tuple of layer widths like (256, 256), got {value!r}"
-                    ) from err
-            elif isinstance(value, np.integer):
-                value = int(value)
-            elif isinstance(value, np.floating):
-                value = float(value)
-            overrides[name] = value
-        for name in ("n_clusters", "n_models"):
-            value = getattr(self, name)
-            overrides[name] = int(value) if isinstance(value, np.integer) else value
+            if value is not None:
+                overrides[name] = _plain(name, value)
         return KingdraConfig.from_preset(
             self.preset, base=self.base, stage=self.stage, seed=self._seed(), **overrides
         )
@@ -232,9 +225,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        from kingdra.engine import KingdraEngine
-
-        config = self._make_config()  # parameter errors first: they say what to fix
+        config = self.make_config()  # parameter errors first: they say what to fix
         X = check_array(X, dtype=np.float32, ensure_min_samples=2)
         if X.shape[0] < config.n_clusters:
             raise ValueError(
@@ -243,10 +234,17 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
             )
         engine = KingdraEngine(X, config, device=self.device)
         engine.run(callback=self._callback())
-        self._set_fitted(engine)
+        self.set_engine(engine)
         return self
 
-    def _set_fitted(self, engine) -> None:
+    def set_engine(self, engine: KingdraEngine) -> KingdraCluster:
+        """Take a trained (or stopped) engine as this estimator's fit; returns ``self``.
+
+        For callers that drive the engine themselves (the CLI: evaluation labels, Ctrl-C);
+        :meth:`fit` ends with it. The engine's config is not checked against the parameters.
+        """
+        if engine.probs is None:
+            raise ValueError("the engine has no predictions yet: train its base ensemble first")
         self.engine_ = engine
         self.n_features_in_ = int(engine.n_features)
         raw = np.asarray(engine.labels_, dtype=np.int64)
@@ -258,6 +256,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.labels_ = np.argsort(self._class_order)[raw]
         self.history_ = engine.history
         self.mini_clusters_ = engine.mini_clusters
+        return self
 
     def fit_predict(self, X, y=None):
         """Fit and return ``labels_``."""
@@ -286,8 +285,6 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__()
         if "engine_" in state:
-            from kingdra.checkpoint import run_to_bytes
-
             state = dict(state)
             state["engine_"] = run_to_bytes(self.engine_, extra=self._extra())
         return state
@@ -295,9 +292,6 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     def __setstate__(self, state):
         engine = state.get("engine_")
         if isinstance(engine, (bytes, bytearray)):
-            from kingdra.checkpoint import run_from_bytes_raw
-            from kingdra.device import resolve_device
-
             try:
                 device = resolve_device(state.get("device", "auto"))
             except ValueError:  # pickled on a GPU machine, unpickled without one
@@ -311,8 +305,6 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, include_optimizer: bool = True):
         """Save the fitted model to one ``.safetensors`` file (see :mod:`kingdra.checkpoint`)."""
-        from kingdra.checkpoint import save_run
-
         check_is_fitted(self, "engine_")
         return save_run(
             path, self.engine_, extra=self._extra(), include_optimizer=include_optimizer
@@ -320,8 +312,6 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
 
     def to_bytes(self, include_optimizer: bool = True) -> bytes:
         """The bytes :meth:`save` would write (for a download button)."""
-        from kingdra.checkpoint import run_to_bytes
-
         check_is_fitted(self, "engine_")
         return run_to_bytes(self.engine_, extra=self._extra(), include_optimizer=include_optimizer)
 
@@ -338,15 +328,11 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> KingdraCluster:
         """Load a model saved by :meth:`save` (or any kingdra run file)."""
-        from kingdra.checkpoint import read_run
-
         return cls._from_saved(read_run(path), device)
 
     @classmethod
     def from_bytes(cls, data: bytes, device: str = "auto") -> KingdraCluster:
         """Inverse of :meth:`to_bytes` (for an upload button)."""
-        from kingdra.checkpoint import run_from_bytes_raw
-
         return cls._from_saved(run_from_bytes_raw(data, source="the uploaded file"), device)
 
     @classmethod
@@ -369,6 +355,30 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         if isinstance(params.get("hidden"), list):
             params["hidden"] = tuple(params["hidden"])
         params["device"] = device
-        model = cls(**params)
-        model._set_fitted(engine)
-        return model
+        return cls(**params).set_engine(engine)
+
+
+def _plain(name: str, value: Any) -> Any:
+    """A parameter as the config wants it: numpy scalars as Python numbers, widths a tuple."""
+    if name in ("hidden", "denoise_weights"):
+        cast = int if name == "hidden" else float
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            value = (value,)
+        try:
+            return tuple(cast(v) for v in value)
+        except (TypeError, ValueError) as err:
+            example = "(256, 256)" if name == "hidden" else "(1000, 10, 0.1, 0.1)"
+            raise ValueError(
+                f"{name} must be a tuple of {'layer widths' if name == 'hidden' else 'weights'} "
+                f"like {example}, got {value!r}"
+            ) from err
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+KingdraCluster.__doc__ = KingdraCluster.__doc__.replace(
+    "{preset_parameters}", _preset_parameter_docs()
+)

@@ -1,5 +1,6 @@
 """KingdraCluster follows scikit-learn's conventions and rejects bad input with clear errors."""
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -8,6 +9,8 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 
+from kingdra.cli import build_parser
+from kingdra.config import CALLER_FIELDS, KingdraConfig, preset_fields, settings
 from kingdra.estimator import KingdraCluster
 from kingdra.metrics import cluster_accuracy
 
@@ -189,3 +192,23 @@ def test_scikit_learn_check_estimator():
     results = check_estimator(est, expected_failed_checks=expected, on_fail=None)
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
     assert failed == []
+
+
+def test_every_setting_is_an_estimator_parameter_and_a_cli_flag():
+    """One declaration (kingdra.config): each field the preset sets can be overridden from
+    Python and from the command line, and the estimator's own defaults are the config's."""
+    params = KingdraCluster().get_params()
+    fit = build_parser()._subparsers._group_actions[0].choices["fit"]
+    flags = {option for action in fit._actions for option in action.option_strings}
+    names = [f.name for f in settings()]
+    assert set(preset_fields()) == set(names) - set(CALLER_FIELDS)
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        assert flag in flags, f"no CLI flag {flag} for KingdraConfig.{name}"
+        if name != "seed":  # random_state
+            assert name in params, f"KingdraCluster has no parameter {name}"
+    for name in preset_fields():
+        assert params[name] is None  # None: the preset's value
+    defaults = {f.name: f.default for f in dataclasses.fields(KingdraConfig)}
+    for name in ("n_clusters", "n_models", "base", "stage"):
+        assert params[name] == defaults[name]

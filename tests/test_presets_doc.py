@@ -3,41 +3,33 @@
 After changing a preset, regenerate the table with ``python -m tests.test_presets_doc``.
 """
 
-import dataclasses
-import inspect
-import re
 import sys
 from pathlib import Path
 
-from kingdra.config import PRESETS, KingdraConfig
+from kingdra.config import PRESETS, KingdraConfig, settings
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "presets.md"
 BEGIN, END = "<!-- presets table: begin -->", "<!-- presets table: end -->"
 
 
-def _comments() -> dict[str, str]:
-    """The comment after each field of KingdraConfig (what the value means)."""
-    out = {}
-    for line in inspect.getsource(KingdraConfig).splitlines():
-        match = re.match(r"\s+(\w+): [^=]+=.*?#\s*(.*)$", line)
-        if match:
-            out[match.group(1)] = match.group(2).replace("|", "\\|")
-    return out
+def _allowed(meta) -> str:
+    if meta["choices"]:
+        return ", ".join(f"`{c}`" for c in meta["choices"])
+    return meta["range"].describe() if meta["range"] else ""
 
 
 def render_table() -> str:
+    """One row per field of KingdraConfig, from its metadata (kingdra.config.setting)."""
     names = list(PRESETS)
     configs = {name: KingdraConfig.from_preset(name) for name in names}
-    comments = _comments()
     lines = [
-        "| field | " + " | ".join(f"`{n}`" for n in names) + " | meaning |",
-        "|---|" + "---|" * len(names) + "---|",
+        "| field | " + " | ".join(f"`{n}`" for n in names) + " | allowed | meaning |",
+        "|---|" + "---|" * len(names) + "---|---|",
     ]
-    for field in dataclasses.fields(KingdraConfig):
-        if field.name == "extra":
-            continue
+    for field in settings():
         values = " | ".join(f"`{getattr(configs[n], field.name)!r}`" for n in names)
-        lines.append(f"| `{field.name}` | {values} | {comments.get(field.name, '')} |")
+        meaning = field.metadata["help"].replace("|", "\\|")
+        lines.append(f"| `{field.name}` | {values} | {_allowed(field.metadata)} | {meaning} |")
     return "\n".join(lines)
 
 
