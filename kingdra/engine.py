@@ -17,49 +17,25 @@ Between steps everything is plain state (``probs``, ``member_labels``, ``confide
 from __future__ import annotations
 
 import logging
-import math
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
+from kingdra.alignment import align_members
 from kingdra.bases import build_members, build_objective
 from kingdra.config import KingdraConfig, Thresholds
 from kingdra.device import resolve_device
+from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Callback", "Cancelled", "KingdraEngine", "Progress", "align_members", "check_data"]
 
 SAVE_FORMAT = "kingdra-engine"
 SAVE_VERSION = 1
 _PREDICT_CHUNK = 8192
-
-
-class Cancelled(Exception):
-    """Raised out of ``train_*`` when :meth:`KingdraEngine.request_stop` was called."""
-
-
-@dataclass
-class Progress:
-    """What a progress callback receives, once per batch and once per epoch."""
-
-    phase: str  # "base" (unsupervised start) or "iteration" (semi-supervised)
-    event: str  # "batch" or "epoch"
-    epoch: int  # 1-based epoch within this call
-    n_epochs: int
-    batch: int  # 1-based batch within the epoch (== n_batches on "epoch" events)
-    n_batches: int
-    loss: dict[str, float] = field(default_factory=dict)  # mean over members (and the epoch)
-    elapsed_s: float = 0.0  # since the start of this train_* call
-    eta_s: float = 0.0  # estimated seconds left in this train_* call
-    iteration: int = 0  # Kingdra iteration being trained (0 = base)
-
-
-Callback = Callable[[Progress], None]
 
 
 def check_data(X: Any, n_clusters: int) -> np.ndarray:
@@ -75,69 +51,20 @@ def check_data(X: Any, n_clusters: int) -> np.ndarray:
         )
     if arr.shape[1] < 1:
         raise ValueError("X has no features (0 columns)")
-    if not np.isfinite(arr).all():
-        raise ValueError("X contains NaN or inf; impute or drop those rows first")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        rows, cols = np.nonzero(~finite)
+        raise ValueError(
+            f"X contains {rows.size} NaN or inf value(s), the first at row {rows[0]}, "
+            f"column {cols[0]} (rows {sorted(set(rows.tolist()))[:5]}); impute or drop those "
+            "rows first (kingdra.load(..., drop_nonfinite=True) drops them)"
+        )
     if arr.shape[0] < n_clusters:
         raise ValueError(
             f"X has {arr.shape[0]} samples but n_clusters={n_clusters}; "
             "need at least as many samples as clusters"
         )
     return arr
-
-
-def _match(reference: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, int]:
-    """Hungarian map of ``labels``' classes onto ``reference``'s; returns (order, agreement)."""
-    co = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(co, (reference, labels), 1)
-    rows, cols = linear_sum_assignment(-co)
-    order = np.arange(n_classes)
-    order[rows] = cols
-    return order, int(co[rows, cols].sum())
-
-
-def align_members(
-    member_labels: np.ndarray,
-    n_classes: int,
-    reference: int | None = 0,
-    probs: np.ndarray | None = None,
-    refine: int = 0,
-) -> np.ndarray:
-    """Permutations that map each member's classes onto a common labelling.
-
-    Parameters
-    ----------
-    member_labels : (n, m) int array
-    n_classes : int
-    reference : int or None
-        Member whose classes are the common labelling. ``None`` picks the medoid: the member
-        that agrees most (after matching) with all the others, so that one poor member
-        cannot drag the whole ensemble onto its partition.
-    probs : (m, n, k) array, optional
-        Needed for ``refine``.
-    refine : int
-        Rounds of re-matching every member to the current consensus (argmax of the aligned
-        average of ``probs``).
-
-    Returns
-    -------
-    (m, n_classes) int array ``order``: member ``j``'s class ``order[j, a]`` corresponds to
-    common class ``a``, so ``probs[j][:, order[j]]`` is aligned.
-    """
-    n, m = member_labels.shape
-    if reference is None:
-        agreement = np.zeros((m, m))
-        for a in range(m):
-            for b in range(a + 1, m):
-                agreement[a, b] = agreement[b, a] = _match(
-                    member_labels[:, a], member_labels[:, b], n_classes
-                )[1]
-        reference = int(agreement.sum(axis=1).argmax())
-    ref = member_labels[:, reference]
-    order = np.stack([_match(ref, member_labels[:, j], n_classes)[0] for j in range(m)])
-    for _ in range(refine if probs is not None else 0):
-        consensus = np.mean([probs[j][:, order[j]] for j in range(m)], axis=0).argmax(axis=1)
-        order = np.stack([_match(consensus, member_labels[:, j], n_classes)[0] for j in range(m)])
-    return order
 
 
 class KingdraEngine:
@@ -190,12 +117,12 @@ class KingdraEngine:
         self.seed = int(config.seed) if config.seed is not None else int(torch.seed() % (2**31 - 1))
         init_gen = torch.Generator().manual_seed(self.seed)
         self.model = build_members(config, self.n_features, init_gen).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.objective = build_objective(config)
+        self.trainer = Trainer(self.model, self.objective, config, self.seed, self.device)
+        self.optimizer = self.trainer.optimizer
         # Batch order and pseudo-label sampling on the CPU, noise on the device: both seeded.
-        self._cpu_gen = torch.Generator().manual_seed(self.seed + 1)
-        self._dev_gen = torch.Generator(device=self.device).manual_seed(self.seed + 2)
-        self._stop = threading.Event()
+        self._cpu_gen = self.trainer.cpu_gen
+        self._dev_gen = self.trainer.dev_gen
         # Changeable between steps.
         self.t_pos: int = config.resolved_t_pos
         self.t_neg: int = config.resolved_t_neg
@@ -254,7 +181,7 @@ class KingdraEngine:
         Safe to call from another thread (e.g. a Streamlit stop button). The engine stays
         usable: weights keep the updates made so far; call :meth:`predict` to refresh.
         """
-        self._stop.set()
+        self.trainer.request_stop()
 
     # -- training ---------------------------------------------------------------------------
     def _require_data(self) -> torch.Tensor:
@@ -262,118 +189,12 @@ class KingdraEngine:
             raise ValueError("this engine has no data; pass X to from_saved() or set_data()")
         return self.X
 
-    def _balanced_indices(self, pseudo: np.ndarray, total: int) -> torch.Tensor:
-        """(m, total) row indices drawn round robin over each member's pseudo-classes."""
-        m = pseudo.shape[1]
-        rows = []
-        for j in range(m):
-            classes = [c for c in np.unique(pseudo[:, j]) if c >= 0]
-            if not classes:  # nothing labelled for this member: rows whose targets are -1
-                rows.append(torch.from_numpy(np.flatnonzero(pseudo[:, j] < 0)[:1]).repeat(total))
-                continue
-            per_class = math.ceil(total / len(classes))
-            streams = []
-            for c in classes:
-                members = torch.from_numpy(np.flatnonzero(pseudo[:, j] == c))
-                reps = math.ceil(per_class / len(members))
-                keys = torch.rand(reps, len(members), generator=self._cpu_gen)
-                streams.append(members[keys.argsort(dim=1)].reshape(-1)[:per_class])
-            rows.append(torch.stack(streams, dim=1).reshape(-1)[:total])  # round robin
-        return torch.stack(rows)
-
-    def _train_epochs(
-        self,
-        epochs: int,
-        phase: str,
-        callback: Callback | None,
-        pseudo: np.ndarray | None = None,
-    ) -> dict[str, float]:
-        """Train ``epochs`` epochs; returns the mean loss parts over all batches."""
-        X = self._require_data()
-        m, n = self.config.n_models, X.shape[0]
-        batch = min(self.config.batch_size, n)
-        n_batches = max(1, n // batch)
-        use_sup = pseudo is not None and bool((pseudo >= 0).any())
-        if use_sup:
-            pseudo_t = torch.from_numpy(pseudo.T.astype(np.int64)).to(self.device)  # (m, n)
+    def _train(self, epochs, phase, callback, pseudo=None) -> dict[str, float]:
+        """Run the trainer on the attached data; the model is left in eval mode."""
         neighbors = self._neighbor_table() if self.config.neighbor_weight > 0 else None
-        self.objective.prepare(X)
-        sums: dict[str, torch.Tensor] = {}
-        count = 0
-        start = time.perf_counter()
-        self.model.train()
-        for epoch in range(epochs):
-            perm = torch.rand(m, n, generator=self._cpu_gen).argsort(dim=1).to(self.device)
-            if use_sup:
-                sup_rows = self._balanced_indices(pseudo, n_batches * batch).to(self.device)
-            epoch_sums: dict[str, torch.Tensor] = {}
-            for b in range(n_batches):
-                if self._stop.is_set():
-                    self._stop.clear()
-                    self.model.eval()
-                    raise Cancelled(f"stopped during {phase} epoch {epoch + 1}, batch {b + 1}")
-                idx = perm[:, b * batch : (b + 1) * batch]  # (m, B)
-                x = X[idx]  # (m, B, d)
-                targets = None
-                n_near = 0
-                if neighbors is not None:
-                    pick = torch.randint(neighbors.shape[1], idx.shape, generator=self._cpu_gen).to(
-                        self.device
-                    )
-                    near = neighbors[idx, pick]  # (m, B)
-                    x = torch.cat([x, X[near]], dim=1)
-                    n_near = batch
-                if use_sup:
-                    sidx = sup_rows[:, b * batch : (b + 1) * batch]  # (m, B)
-                    x = torch.cat([x, X[sidx]], dim=1)  # (m, 2B or 3B, d)
-                    targets = pseudo_t.gather(1, sidx)  # (m, B)
-                loss, parts = self.objective(
-                    self.model, x, idx, batch, n_near, targets, generator=self._dev_gen
-                )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                self.optimizer.step()
-                for key, value in parts.items():
-                    v = value.detach().mean()
-                    epoch_sums[key] = epoch_sums.get(key, 0.0) + v
-                if callback is not None:
-                    done = epoch * n_batches + b + 1
-                    elapsed = time.perf_counter() - start
-                    callback(
-                        Progress(
-                            phase,
-                            "batch",
-                            epoch + 1,
-                            epochs,
-                            b + 1,
-                            n_batches,
-                            {k: float(v.detach().mean()) for k, v in parts.items()},
-                            elapsed,
-                            elapsed / done * (epochs * n_batches - done),
-                            self.iteration + (phase == "iteration"),
-                        )
-                    )
-            for key, value in epoch_sums.items():
-                sums[key] = sums.get(key, 0.0) + value
-            count += n_batches
-            if callback is not None:
-                elapsed = time.perf_counter() - start
-                callback(
-                    Progress(
-                        phase,
-                        "epoch",
-                        epoch + 1,
-                        epochs,
-                        n_batches,
-                        n_batches,
-                        {k: float(v) / n_batches for k, v in epoch_sums.items()},
-                        elapsed,
-                        elapsed / (epoch + 1) * (epochs - epoch - 1),
-                        self.iteration + (phase == "iteration"),
-                    )
-                )
-        self.model.eval()
-        return {k: float(v) / max(count, 1) for k, v in sums.items()}
+        return self.trainer.train_epochs(
+            self._require_data(), epochs, phase, callback, pseudo, neighbors, self.iteration
+        )
 
     def _neighbor_table(self) -> torch.Tensor:
         """(n, n_neighbors) input-space nearest neighbours of every row (cached)."""
@@ -403,7 +224,7 @@ class KingdraEngine:
         """
         epochs = self.config.epochs_base if epochs is None else _check_epochs(epochs)
         start = time.perf_counter()
-        losses = self._train_epochs(epochs, "base", callback)
+        losses = self._train(epochs, "base", callback)
         self.base_trained = True
         self._member_groups = None  # merged again from this base ensemble (overcluster > 1)
         self.predict()
@@ -597,7 +418,7 @@ class KingdraEngine:
         self.pseudo_labels = np.asarray(pseudo, dtype=np.int64)  # (n, m)
         if not (self.pseudo_labels >= 0).any():
             logger.warning("no pseudo-labelled points: this iteration trains unsupervised only")
-        losses = self._train_epochs(epochs, "iteration", callback, self.pseudo_labels)
+        losses = self._train(epochs, "iteration", callback, self.pseudo_labels)
         self.iteration += 1
         self.predict()
         n_labelled = int((self.pseudo_labels[:, 0] >= 0).sum())
