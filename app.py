@@ -1,11 +1,15 @@
 """kingdra app: router. Each page is a file in ``pages/``; the sidebar shows on every page.
 
 Run with ``streamlit run app.py``; it opens with the digits dataset loaded.
+
+Heavy modules (torch, the engine, plotly, umap) load when first needed: this file imports only
+Streamlit, the home page draws its text before anything heavy, and the session and sidebar
+(which need torch) come after the page. `kingdra.lazy` then warms the rest in the background.
 """
 
 import streamlit as st
 
-from kingdra.ui.widgets import get_session, sidebar
+from kingdra.lazy import warm_in_background
 
 st.set_page_config(page_title="kingdra", page_icon=":material/hub:", layout="wide")
 
@@ -19,10 +23,13 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
-session = get_session()
 try:
     page.run()
 finally:
     # Drawn after the page so it shows what the page just did (e.g. training started);
-    # also after st.stop() on pages that have nothing to show yet.
-    sidebar(session)
+    # also after st.stop() on pages that have nothing to show yet. Importing the widgets
+    # imports torch: after the page, so the first paint never waits for it.
+    from kingdra.ui.widgets import get_session, sidebar
+
+    sidebar(get_session())
+    warm_in_background()

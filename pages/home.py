@@ -1,14 +1,15 @@
-"""Home: what Kingdra does, a quick start, and the compute device."""
+"""Home: what Kingdra does, a quick start, and the compute device.
+
+The text is drawn before anything heavy is imported (the session and the device need torch),
+so it is the app's first paint.
+"""
 
 from pathlib import Path
 
 import streamlit as st
 
-from kingdra.ui.widgets import device_options, get_session
-
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
-session = get_session()
 st.title("kingdra: clustering by ensemble agreement")
 st.markdown(
     """
@@ -45,6 +46,9 @@ with col3:
     st.markdown("**3. Graph**: move `t_pos` / `t_neg`, step through Algorithm 1.")
     st.page_link("pages/graph.py", label="Graph", icon=":material/hub:")
 
+from kingdra.ui.widgets import device_options, get_session  # noqa: E402 - after the text
+
+session = get_session()
 options, description = device_options()
 st.caption(f"Compute device: **{description}** (available: {', '.join(options[1:])}).")
 if session.dataset is not None:
