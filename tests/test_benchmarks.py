@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import bench_accuracy, bench_ensemble
+from benchmarks import bench_accuracy, bench_ensemble, table2
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = ROOT.parent / "shared" / "data"
@@ -99,3 +99,26 @@ def test_bench_ensemble_prints_one_ratio_per_width(monkeypatch, capsys):
     assert [r[0] for r in rows] == ["8", "8,8"]
     for row in rows:
         assert float(row[1]) > 0 and float(row[2]) > 0 and row[3].endswith("x")
+
+
+def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
+    out = tmp_path / "t2.json"
+    argv = ["--dataset", "digits", "--seeds", "2", "--paper-seeds", "1", "--device", "cpu"]
+    argv += ["--rows", "kmeans,ladder-im,default", "--out", str(out), *TINY]
+    assert table2.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["dataset"] == "digits" and report["n"] == 1797
+    assert report["command"] == "python -m benchmarks.table2 " + " ".join(argv)
+    assert list(report["rows"]) == [
+        "K-means",
+        "Ladder-IM",
+        "Ladder-IM-ensemble",
+        "Kingdra-Ladder-IM",
+        "IMSAT (one member)",
+        "IMSAT-ensemble",
+        "Kingdra (default)",
+    ]
+    assert len(report["rows"]["Kingdra (default)"]["acc"]) == 2
+    assert len(report["rows"]["Kingdra-Ladder-IM"]["acc"]) == 1  # --paper-seeds 1
+    assert all(0.0 < a <= 1.0 for a in report["rows"]["K-means"]["acc"])
+    assert "| Kingdra (default) |" in capsys.readouterr().out
