@@ -488,6 +488,12 @@ class Thresholds:
     def __iter__(self):
         return iter((self.t_pos, self.t_neg, self.k, self.min_confidence))
 
+    def __getitem__(self, name: str) -> int | float:
+        """``th["t_pos"]``: also readable like the dict that snapshots and checkpoints store."""
+        if name not in ("t_pos", "t_neg", "k", "min_confidence"):
+            raise KeyError(name)
+        return getattr(self, name)
+
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -12,6 +12,15 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
+def available_devices() -> list[str]:
+    """The device names usable here, ``"auto"`` first: auto, cpu, then cuda / mps if present."""
+    return (
+        ["auto", "cpu"]
+        + (["cuda"] if torch.cuda.is_available() else [])
+        + (["mps"] if _mps_available() else [])
+    )
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Turn a device name into a usable :class:`torch.device`.
 

@@ -6,17 +6,19 @@ import streamlit as st
 
 from kingdra.plots import confusion_figure, embedding_figure, merge_figure
 from kingdra.pseudo import pseudo_labels
-from kingdra.ui.graph_view import run_algorithm
-from kingdra.ui.layout import umap_layout
-from kingdra.ui.views import (
-    cluster_membership,
+from kingdra.ui.clusters_view import (
     confusion,
+    embedding_hover,
     image_grid,
     labels_csv,
+    merge_table,
     png_bytes,
+    sample_groups,
     top_words,
     wrong_mask,
 )
+from kingdra.ui.graph_view import cluster_membership, run_algorithm, selected_ids
+from kingdra.ui.layout import umap_layout
 from kingdra.ui.widgets import get_session, need_training
 
 session = get_session()
@@ -28,12 +30,9 @@ ds = session.dataset
 snap = session.latest
 n = len(snap.labels)
 th = session.current_thresholds()
-key = ("result", snap.iteration, th["t_pos"], th["t_neg"], th["k"], round(th["min_confidence"], 4))
-if key not in session.cache:
-    session.cache[key] = run_algorithm(
-        snap.member_labels, snap.confidence, th["t_pos"], th["t_neg"], th["k"], th["min_confidence"]
-    )
-mini = cluster_membership(session.cache[key].clusters, n)
+key = ("result", snap.iteration, th.t_pos, th.t_neg, th.k, round(th.min_confidence, 4))
+result = session.cached(key, lambda: run_algorithm(snap.member_labels, snap.confidence, *th))
+mini = cluster_membership(result.clusters, n)
 source = (
     "applied on the Graph page"
     if session.thresholds is not None
@@ -42,7 +41,7 @@ source = (
 )
 st.caption(
     f"{'Base ensemble' if snap.iteration == 0 else f'Iteration {snap.iteration}'}; "
-    f"mini-clusters with t_pos={th['t_pos']}, t_neg={th['t_neg']}, k={th['k']} "
+    f"mini-clusters with t_pos={th.t_pos}, t_neg={th.t_neg}, k={th.k} "
     f"({source}; {int((mini >= 0).sum()):,} points)."
 )
 
@@ -52,14 +51,11 @@ groups = snap.labels if kind == "final clusters" else mini
 wrong = wrong_mask(ds.y, groups) if ds.y is not None else np.zeros(n, bool)
 if ds.y is not None:
     st.caption("Samples whose true class is not their cluster's majority are boxed in red.")
-rng = np.random.default_rng(0)
 words = top_words(ds.texts, groups) if ds.texts is not None and ds.images is None else {}
 shown_all = []
 cols = st.columns(2)
-for j, g in enumerate(np.unique(groups[groups >= 0])):
-    idx = np.flatnonzero(groups == g)
-    shown = np.sort(rng.choice(idx, size=min(per, len(idx)), replace=False))
-    shown_all.append(shown[:per])
+for j, (g, idx, shown) in enumerate(sample_groups(groups, per)):
+    shown_all.append(shown)
     purity = f", {1 - wrong[idx].mean():.0%} majority class" if ds.y is not None else ""
     title = f"{'cluster' if kind == 'final clusters' else 'mini-cluster'} {g}: {len(idx):,}{purity}"
     with cols[j % 2]:
@@ -83,11 +79,8 @@ if engine is not None and engine.config.overcluster > 1 and not session.runner.i
         f"Over-clustering: how {engine.config.n_outputs} fine clusters became "
         f"{engine.config.n_clusters} clusters"
     ):
-        mkey = ("merge", snap.iteration)
         try:
-            if mkey not in session.cache:
-                session.cache[mkey] = engine.merge_summary()
-            summary = session.cache[mkey]
+            summary = session.cached(("merge", snap.iteration), engine.merge_summary)
         except ValueError as err:
             st.error(str(err))
         else:
@@ -101,19 +94,7 @@ if engine is not None and engine.config.overcluster > 1 and not session.runner.i
                 merge_figure(summary["affinity"], summary["used"], summary["groups"]),
                 key="clusters_merge_figure",
             )
-            table = {
-                "fine cluster": summary["used"],
-                "rows": summary["sizes"],
-                "final cluster": summary["groups"],
-            }
-            if ds.y is not None:
-                fine = summary["fine"]
-                names = ds.class_names
-                majority = [int(np.bincount(ds.y[fine == u]).argmax()) for u in summary["used"]]
-                table["majority class"] = [
-                    str(names[c]) if names is not None and c < len(names) else str(c)
-                    for c in majority
-                ]
+            table = merge_table(summary, ds.y, ds.class_names)
             st.dataframe(pd.DataFrame(table), hide_index=True)
 
 st.subheader("Learned representation (UMAP)")
@@ -122,23 +103,15 @@ ukey = ("umap-embedding", snap.iteration)
 if emb is None:
     st.info("The representation is kept for the latest iteration only.")
 elif ukey in session.cache or st.button("Compute UMAP", key="clusters_umap"):
-    if ukey not in session.cache:
-        with st.spinner("UMAP of the learned representation…"):
-            session.cache[ukey] = umap_layout(emb)
-    xy = session.cache[ukey]
-    text = [
-        f"sample {i}<br>cluster {snap.labels[i]}" + ("" if ds.y is None else f"<br>true {ds.y[i]}")
-        for i in emb_index
-    ]
-    fig = embedding_figure(
-        xy, snap.labels[emb_index], hover_text=text, wrong=wrong[emb_index]
-        if kind == "final clusters" else None,
-    )  # fmt: skip
+    with st.spinner("UMAP of the learned representation…"):
+        xy = session.cached(ukey, lambda: umap_layout(emb))
+    text = embedding_hover(emb_index, snap.labels, ds.y)
+    marked = wrong[emb_index] if kind == "final clusters" else None
+    fig = embedding_figure(xy, snap.labels[emb_index], hover_text=text, wrong=marked)
     event = st.plotly_chart(
         fig, key="clusters_umap_chart", on_select="rerun", selection_mode=("box", "lasso", "points")
     )
-    picked = sorted({int(emb_index[int(p["customdata"])]) for p in event.selection.points
-                     if p.get("customdata") is not None})  # fmt: skip
+    picked = [int(emb_index[i]) for i in selected_ids(event.selection.points)]
     if picked:
         st.markdown(f"**{len(picked)} selected**")
         if ds.images is not None:
@@ -151,9 +124,13 @@ elif ukey in session.cache or st.button("Compute UMAP", key="clusters_umap"):
     else:
         st.caption("Box- or lasso-select points to see those samples.")
     st.download_button(
-        "UMAP (HTML)", fig.to_html(include_plotlyjs="cdn"), file_name="umap.html",
-        mime="text/html", on_click="ignore", key="clusters_export_umap",
-    )  # fmt: skip
+        "UMAP (HTML)",
+        fig.to_html(include_plotlyjs="cdn"),
+        file_name="umap.html",
+        mime="text/html",
+        on_click="ignore",
+        key="clusters_export_umap",
+    )
 else:
     st.caption("UMAP takes a few seconds the first time.")
 
@@ -167,13 +144,19 @@ st.subheader("Export")
 c = st.columns(3)
 c[0].download_button(
     "Labels (CSV)",
-    labels_csv(snap.labels, pseudo=pseudo_labels(session.cache[key].clusters, n), y=ds.y),
-    file_name=f"{ds.name}-labels.csv", mime="text/csv", on_click="ignore",
+    labels_csv(snap.labels, pseudo=pseudo_labels(result.clusters, n), y=ds.y),
+    file_name=f"{ds.name}-labels.csv",
+    mime="text/csv",
+    on_click="ignore",
     key="clusters_export_csv",
-)  # fmt: skip
+)
 if ds.images is not None:
     first = np.concatenate(shown_all) if shown_all else np.zeros(0, np.int64)
     c[1].download_button(
-        "Sample grid (PNG)", png_bytes(image_grid(ds.images[first], n_cols=per, wrong=wrong[first])),
-        file_name="clusters.png", mime="image/png", on_click="ignore", key="clusters_export_png",
-    )  # fmt: skip
+        "Sample grid (PNG)",
+        png_bytes(image_grid(ds.images[first], n_cols=per, wrong=wrong[first])),
+        file_name="clusters.png",
+        mime="image/png",
+        on_click="ignore",
+        key="clusters_export_png",
+    )

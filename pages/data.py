@@ -6,15 +6,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from kingdra.ui.views import image_grid
+from kingdra.data import (
+    TABLE_SUFFIXES,
+    DataError,
+    available,
+    detect_label_column,
+    table_columns,
+)
+from kingdra.ui.clusters_view import image_grid
 from kingdra.ui.widgets import app_advice, get_session, load_builtin, load_upload
 
 PREPROCESS = {"none": "none", "scale to [0, 1]": "scale01", "standardise": "standardize"}
 
 
 def builtin_names() -> dict[str, str]:
-    from kingdra.data import available
-
     return available()
 
 
@@ -40,17 +45,18 @@ def load_into_session(loader, key: str, *args) -> None:
 
 def upload_options(upload) -> dict:
     """The Upload tab's controls for the uploaded file's format, as loader options."""
-    from kingdra.data import TABLE_SUFFIXES, DataError, detect_label_column, table_columns
-
     suffix = Path(upload.name).suffix.lower()
     options: dict = {}
     if suffix in TABLE_SUFFIXES:
         sep = ""
         if suffix != ".parquet":
             sep = st.text_input(
-                "separator", value="", max_chars=4, key="upload_sep",
+                "separator",
+                value="",
+                max_chars=4,
+                key="upload_sep",
                 help="empty: comma for .csv, tab for .tsv; type \\t for a tab",
-            )  # fmt: skip
+            )
             sep = "\t" if sep == "\\t" else sep
             if sep:
                 options["sep"] = sep
@@ -64,20 +70,26 @@ def upload_options(upload) -> dict:
         auto = f"auto: {detected}" if detected is not None else "auto: none found"
         c1, c2 = st.columns(2)
         label = c1.selectbox(
-            "label column", [auto, none, *columns], key=f"upload_label_{upload.name}",
+            "label column",
+            [auto, none, *columns],
+            key=f"upload_label_{upload.name}",
             help="true labels, used only to score the clusters, never to train. auto: a "
             "column named y, labels, label or target, unless it holds fractional numbers; "
             "the summary after loading says which column was taken",
-        )  # fmt: skip
+        )
         text = c2.selectbox(
-            "text column", [none, *columns], key=f"upload_text_{upload.name}",
+            "text column",
+            [none, *columns],
+            key=f"upload_text_{upload.name}",
             help="cluster the text of this column (tf-idf of its 2,000 most frequent words)",
-        )  # fmt: skip
+        )
         used = {label, text} | ({detected} if label == auto else set())
         ignore = st.multiselect(
-            "ignore columns", [c for c in columns if c not in used],
-            key=f"upload_ignore_{upload.name}", help="left out of the features",
-        )  # fmt: skip
+            "ignore columns",
+            [c for c in columns if c not in used],
+            key=f"upload_ignore_{upload.name}",
+            help="left out of the features",
+        )
         if label != auto:
             options["label_column"] = False if label == none else label
         if text != none:

@@ -5,9 +5,19 @@ import pandas as pd
 import streamlit as st
 
 from kingdra.plots import sizes_figure, sweep_heatmaps
-from kingdra.ui.graph_view import build_graph_view, run_algorithm, step_figure
+from kingdra.pseudo import threshold_sweep
+from kingdra.ui.clusters_view import image_grid
+from kingdra.ui.graph_view import (
+    build_graph_view,
+    mini_clusters_json,
+    node_caption,
+    node_votes,
+    run_algorithm,
+    selected_ids,
+    size_table,
+    step_figure,
+)
 from kingdra.ui.layout import SPRING_MAX_NODES, agreement_layout, spring_layout, umap_layout
-from kingdra.ui.views import image_grid, mini_clusters_json
 from kingdra.ui.widgets import get_session, need_training
 
 LAYOUTS = ("agreement", "UMAP", "force-directed")
@@ -29,39 +39,80 @@ choice = st.selectbox(
     "Predictions of",
     range(len(snapshots)),
     index=len(snapshots) - 1,
-    format_func=lambda i: "base ensemble" if snapshots[i].iteration == 0
-    else f"iteration {snapshots[i].iteration}",
+    format_func=lambda i: (
+        f"iteration {snapshots[i].iteration}" if snapshots[i].iteration else "base ensemble"
+    ),
     key="graph_snapshot",
-)  # fmt: skip
+)
 snap = snapshots[choice]
 n, m = snap.member_labels.shape
 n_classes = session.config.n_outputs  # member output classes (overcluster * k)
 defaults = session.current_thresholds()
 
 
-def cached(key, compute):
-    """Per-session cache of results that depend only on one snapshot and some parameters."""
-    if key not in session.cache:
-        if len(session.cache) > 48:
-            session.cache.clear()
-        session.cache[key] = compute()
-    return session.cache[key]
-
-
 def positions(method: str) -> np.ndarray:
+    """Positions of all nodes: UMAP (once per iteration) or the agreement layout."""
     if method == "UMAP":
-        if ("umap", snap.iteration) not in session.cache:
-            with st.spinner("UMAP of the ensemble probabilities (once per iteration)…"):
-                cached(("umap", snap.iteration), lambda: umap_layout(snap.probs))
-        return session.cache[("umap", snap.iteration)]
-    return cached(
+        with st.spinner("UMAP of the ensemble probabilities (once per iteration)…"):
+            return session.cached(("umap", snap.iteration), lambda: umap_layout(snap.probs))
+    return session.cached(
         ("agreement", snap.iteration), lambda: agreement_layout(snap.member_labels, n_classes)
     )
 
 
+def controls():
+    """The threshold sliders and the drawing options."""
+    c = st.columns(4)
+    t_pos = c[0].slider("t_pos (members agreeing)", 1, m, defaults.t_pos, key="graph_t_pos")
+    t_neg = c[1].slider("t_neg (members disagreeing)", 1, m, defaults.t_neg, key="graph_t_neg")
+    k = c[2].slider("k (mini-clusters)", 1, n_classes, defaults.k, key="graph_k")
+    gate = c[3].slider(
+        "confidence gate",
+        0.0,
+        0.99,
+        defaults.min_confidence,
+        0.01,
+        key="graph_min_conf",
+        help="An anchor must have max-probability above this in every member.",
+    )
+    c = st.columns([2, 1, 1])
+    sample_size = n
+    if n > 200:
+        sample_size = c[0].slider(
+            "nodes drawn",
+            200,
+            min(3000, n),
+            min(800, n),
+            100,
+            key="graph_sample",
+            help=f"of {n:,}: edges are drawn and counted among these nodes",
+        )
+    else:  # small data: every node is drawn, there is nothing to choose
+        c[0].caption(f"All {n:,} nodes drawn.")
+    colours = ("mini-cluster", "true class") if ds.y is not None else ("mini-cluster",)
+    color_by = c[1].radio("colour by", colours, key="graph_color")
+    layout = c[2].radio("layout", LAYOUTS, key="graph_layout", help=LAYOUT_HELP)
+    return (t_pos, t_neg, k, gate), sample_size, color_by, layout
+
+
+def summary_metrics(view, k: int) -> None:
+    s = view.summary
+    found = sum(x > 0 for x in s.sizes)
+    c = st.columns(4)
+    c[0].metric("mini-clusters", f"{found} of {k}")
+    c[1].metric("pseudo-labelled", f"{s.n_labelled:,}", help="points in exactly one mini-cluster")
+    c[2].metric("coverage", f"{s.coverage:.1%}")
+    precision = "–" if s.precision is None else f"{s.precision:.1%}"
+    c[3].metric("precision", precision, help="purity against the true classes (evaluation only)")
+    if found < k:
+        st.warning(
+            f"Only {found} non-empty mini-clusters for k={k}: lower t_pos, t_neg or the "
+            "confidence gate. Training keeps the last complete set."
+        )
+
+
 def show_selection(event, view) -> None:
-    points = (event.selection.points if event is not None else None) or []
-    ids = sorted({int(p["customdata"]) for p in points if p.get("customdata") is not None})
+    ids = selected_ids(event.selection.points if event is not None else None)
     if not ids:
         st.caption("Click a node (or lasso a few) to see the sample and its votes here.")
         return
@@ -71,151 +122,129 @@ def show_selection(event, view) -> None:
     elif ds.texts is not None:
         for i in ids[:5]:
             st.text(ds.texts[i][:300])
-    i = ids[0]
-    rows = {"member": list(range(m)), "vote": snap.member_labels[i].tolist(),
-            "confidence": np.round(snap.confidence[i], 3).tolist()}  # fmt: skip
-    true = (
-        ""
-        if ds.y is None
-        else f", true class {ds.class_names[ds.y[i]] if ds.class_names else ds.y[i]}"
-    )
-    mc = int(view.membership[i])
-    st.caption(f"sample {i}{true}, {'unassigned' if mc < 0 else f'mini-cluster {mc}'}")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, height=min(38 * (m + 1), 400))
+    st.caption(node_caption(ids[0], view.membership, ds.y, ds.class_names))
+    votes = pd.DataFrame(node_votes(snap.member_labels, snap.confidence, ids[0]))
+    st.dataframe(votes, hide_index=True, height=min(38 * (m + 1), 400))
 
 
-@st.fragment
-def graph_panel() -> None:
-    c = st.columns(4)
-    t_pos = c[0].slider("t_pos (members agreeing)", 1, m, int(defaults["t_pos"]), key="graph_t_pos")
-    t_neg = c[1].slider(
-        "t_neg (members disagreeing)", 1, m, int(defaults["t_neg"]), key="graph_t_neg"
-    )
-    k = c[2].slider("k (mini-clusters)", 1, n_classes, int(defaults["k"]), key="graph_k")
-    min_conf = c[3].slider(
-        "confidence gate", 0.0, 0.99, float(defaults["min_confidence"]), 0.01, key="graph_min_conf",
-        help="An anchor must have max-probability above this in every member.",
-    )  # fmt: skip
-    c = st.columns([2, 1, 1])
-    if n > 200:
-        sample_size = c[0].slider(
-            "nodes drawn", 200, min(3000, n), min(800, n), 100, key="graph_sample",
-            help=f"of {n:,}: edges are drawn and counted among these nodes",
-        )  # fmt: skip
-    else:  # small data: every node is drawn, there is nothing to choose
-        sample_size = n
-        c[0].caption(f"All {n:,} nodes drawn.")
-    color_by = c[1].radio(
-        "colour by", ("mini-cluster", "true class") if ds.y is not None else ("mini-cluster",),
-        key="graph_color",
-    )  # fmt: skip
-    layout = c[2].radio("layout", LAYOUTS, key="graph_layout", help=LAYOUT_HELP)
-
-    params = (snap.iteration, t_pos, t_neg, k, round(min_conf, 4))
-    result = cached(("result", *params), lambda: run_algorithm(
-        snap.member_labels, snap.confidence, t_pos, t_neg, k, min_conf))  # fmt: skip
-    if layout == "force-directed" and sample_size > SPRING_MAX_NODES:
-        st.info(f"The force-directed layout draws at most {SPRING_MAX_NODES} nodes.")
-        sample_size = SPRING_MAX_NODES
-    xy = positions("agreement" if layout == "force-directed" else layout)
-    view = build_graph_view(
-        snap.member_labels, snap.confidence, xy, t_pos=t_pos, t_neg=t_neg, k=k,
-        min_confidence=min_conf, sample_size=sample_size, y=ds.y, class_names=ds.class_names,
-        color_by=color_by, result=result,
-    )  # fmt: skip
-    if layout == "force-directed":
-        local = cached(("spring", *params, sample_size),
-                       lambda: spring_layout(len(view.nodes), view.pos_pairs))  # fmt: skip
-        xy = xy.copy()
-        xy[view.nodes] = local
-        view = build_graph_view(
-            snap.member_labels, snap.confidence, xy, t_pos=t_pos, t_neg=t_neg, k=k,
-            min_confidence=min_conf, sample_size=sample_size, y=ds.y,
-            class_names=ds.class_names, color_by=color_by, result=result,
-        )  # fmt: skip
-
-    s = view.summary
-    c = st.columns(4)
-    c[0].metric("mini-clusters", f"{sum(x > 0 for x in s.sizes)} of {k}")
-    c[1].metric("pseudo-labelled", f"{s.n_labelled:,}", help="points in exactly one mini-cluster")
-    c[2].metric("coverage", f"{s.coverage:.1%}")
-    c[3].metric("precision", "–" if s.precision is None else f"{s.precision:.1%}",
-                help="purity of the pseudo-labels against the true classes (evaluation only)")  # fmt: skip
-    if sum(x > 0 for x in s.sizes) < k:
-        st.warning(
-            f"Only {sum(x > 0 for x in s.sizes)} non-empty mini-clusters for k={k}: lower t_pos, "
-            "t_neg or the confidence gate. Training keeps the last complete set."
-        )
-
-    left, right = st.columns([3, 1])
-    with left:
-        event = st.plotly_chart(
-            view.figure, key="graph_chart", on_select="rerun",
-            selection_mode=("points", "box", "lasso"), width="stretch",
-        )  # fmt: skip
-    with right:
-        show_selection(event, view)
-
-    with st.expander("Mini-cluster sizes and purity"):
-        st.plotly_chart(sizes_figure(s.sizes), key="graph_sizes")
-        table = {"size": s.sizes}
-        if s.purity:
-            table["purity"] = np.round(s.purity, 3)
-            table["majority class"] = [
-                (ds.class_names[v] if ds.class_names and v is not None else v) for v in s.majority
-            ]
-        st.dataframe(pd.DataFrame(table), height=250)
-
+def exports(view, thresholds) -> None:
+    t_pos, t_neg, k, gate = thresholds
     b = st.columns(3)
     if b[0].button("Use these thresholds for training", key="graph_apply"):
-        session.set_thresholds(t_pos, t_neg, k, min_conf)
-        st.success(f"Next iterations use t_pos={t_pos}, t_neg={t_neg}, k={k}, gate {min_conf:.2f}.")
+        session.set_thresholds(t_pos, t_neg, k, gate)
+        st.success(f"Next iterations use t_pos={t_pos}, t_neg={t_neg}, k={k}, gate {gate:.2f}.")
+    params = dict(t_pos=t_pos, t_neg=t_neg, k=k, min_confidence=gate, iteration=snap.iteration)
     b[1].download_button(
         "Mini-clusters (JSON)",
-        mini_clusters_json(result.clusters, t_pos=t_pos, t_neg=t_neg, k=k, min_confidence=min_conf,
-                           iteration=snap.iteration),
-        file_name=f"mini-clusters-it{snap.iteration}.json", mime="application/json",
-        on_click="ignore", key="graph_export_json",
-    )  # fmt: skip
+        mini_clusters_json(view.result.clusters, **params),
+        file_name=f"mini-clusters-it{snap.iteration}.json",
+        mime="application/json",
+        on_click="ignore",
+        key="graph_export_json",
+    )
     b[2].download_button(
-        "Graph (HTML)", view.figure.to_html(include_plotlyjs="cdn"),
-        file_name=f"graph-it{snap.iteration}.html", mime="text/html", on_click="ignore",
+        "Graph (HTML)",
+        view.figure.to_html(include_plotlyjs="cdn"),
+        file_name=f"graph-it{snap.iteration}.html",
+        mime="text/html",
+        on_click="ignore",
         key="graph_export_html",
-    )  # fmt: skip
-
+    )
     st.caption(
         "PNG of any chart: the camera icon in its toolbar (drawn in the browser; server-side "
         "PNG export would need kaleido and Chrome, which are not dependencies)."
     )
 
+
+def stepper(view) -> None:
     st.subheader("Algorithm 1, step by step")
     st.caption(
         "Each step picks the remaining node with the most strong positive edges (circled); it "
         "and its positive neighbours become a mini-cluster; nodes without a strong negative edge "
         "to it leave the graph (crosses, then faded). The anchors are always in the sample."
     )
-    n_steps = len(result.steps)
+    n_steps = len(view.result.steps)
     step = st.slider("step", 0, max(n_steps, 1), 0, key="graph_step", disabled=n_steps == 0)
-    step = min(step, n_steps)
-    fig, text = step_figure(view, xy, step)
+    fig, text = step_figure(view, None, min(step, n_steps))
     st.info(text)
     st.plotly_chart(fig, key="graph_step_chart")
 
+
+def sweep(k: int, gate: float) -> None:
     st.subheader("Threshold sweep")
     st.caption(
         "Precision and coverage of the pseudo-labels for every (t_pos, t_neg) with this k and "
         "gate: high precision with enough coverage is what the iterations need."
     )
-    key = ("sweep", snap.iteration, k, round(min_conf, 4))
+    key = ("sweep", snap.iteration, k, round(gate, 4))
     if key in session.cache or st.button("Compute sweep", key="graph_sweep"):
-        from kingdra.pseudo import threshold_sweep
-
+        values = list(range(1, m + 1))
         with st.spinner("Running Algorithm 1 over the grid…"):
-            values = list(range(1, m + 1))
-            sweep = cached(key, lambda: threshold_sweep(
-                snap.member_labels, k, values, values, y_true=ds.y,
-                confidence=snap.confidence, min_confidence=min_conf))  # fmt: skip
-        st.plotly_chart(sweep_heatmaps(sweep), key="graph_sweep_chart")
+            grid = session.cached(
+                key,
+                lambda: threshold_sweep(
+                    snap.member_labels,
+                    k,
+                    values,
+                    values,
+                    y_true=ds.y,
+                    confidence=snap.confidence,
+                    min_confidence=gate,
+                ),
+            )
+        st.plotly_chart(sweep_heatmaps(grid), key="graph_sweep_chart")
+
+
+@st.fragment
+def graph_panel() -> None:
+    thresholds, sample_size, color_by, layout = controls()
+    t_pos, t_neg, k, gate = thresholds
+    params = (snap.iteration, t_pos, t_neg, k, round(gate, 4))
+    result = session.cached(
+        ("result", *params), lambda: run_algorithm(snap.member_labels, snap.confidence, *thresholds)
+    )
+    spring = layout == "force-directed"
+    if spring and sample_size > SPRING_MAX_NODES:
+        st.info(f"The force-directed layout draws at most {SPRING_MAX_NODES} nodes.")
+        sample_size = SPRING_MAX_NODES
+    place = None  # force-directed: positions of the sampled nodes from their positive edges
+    if spring:
+        place = lambda count, pairs: session.cached(  # noqa: E731
+            ("spring", *params, count), lambda: spring_layout(count, pairs)
+        )
+    view = build_graph_view(
+        snap.member_labels,
+        snap.confidence,
+        positions("agreement" if spring else layout),
+        t_pos=t_pos,
+        t_neg=t_neg,
+        k=k,
+        min_confidence=gate,
+        sample_size=sample_size,
+        y=ds.y,
+        class_names=ds.class_names,
+        color_by=color_by,
+        result=result,
+        place=place,
+    )
+    summary_metrics(view, k)
+    left, right = st.columns([3, 1])
+    with left:
+        event = st.plotly_chart(
+            view.figure,
+            key="graph_chart",
+            on_select="rerun",
+            selection_mode=("points", "box", "lasso"),
+            width="stretch",
+        )
+    with right:
+        show_selection(event, view)
+    with st.expander("Mini-cluster sizes and purity"):
+        st.plotly_chart(sizes_figure(view.summary.sizes), key="graph_sizes")
+        st.dataframe(pd.DataFrame(size_table(view.summary, ds.class_names)), height=250)
+    exports(view, thresholds)
+    stepper(view)
+    sweep(k, gate)
 
 
 graph_panel()

@@ -1,91 +1,54 @@
 """Train: configure the ensemble, train in the background with live progress, checkpoints."""
 
-import json
 import os
 
 import streamlit as st
 
-from kingdra.config import BASES, PRESETS, KingdraConfig
+from kingdra.config import PRESETS
 from kingdra.plots import loss_curves_figure
 from kingdra.ui.session import DEFAULTS_ENV
+from kingdra.ui.train_view import (
+    FIELDS,
+    config_from_form,
+    env_overrides,
+    fmt_seconds,
+    form_fields,
+    form_values,
+    progress_text,
+)
 from kingdra.ui.widgets import DATA_PAGE, device_options, get_session
 
-FIELDS = ("n_models", "hidden", "epochs_base", "epochs_iter", "lr", "batch_size", "noise_std")
-FIELDS += ("im_weight", "mu", "kl_weight", "dot_weight", "sup_weight", "seed")
-FIELDS += ("neighbor_weight", "n_neighbors", "overcluster")
+BASE_NAMES = {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot", "imsat": "IMSAT"}
 
 
-def env_overrides() -> dict:
+def environment() -> dict:
     """Config overrides from the environment (tests, demos), e.g. a tiny ensemble."""
-    raw = os.environ.get(DEFAULTS_ENV, "")
-    if not raw:
-        return {}
-    try:
-        values = json.loads(raw)
-    except ValueError:
-        values = None
-    if not isinstance(values, dict):
-        st.warning(f"{DEFAULTS_ENV} must be a JSON object; using the preset's values.")
-        return {}
-    return values
+    env, warning = env_overrides(os.environ.get(DEFAULTS_ENV, ""))
+    if warning:
+        st.warning(f"{DEFAULTS_ENV} {warning}")
+    return env
 
 
-def defaults(preset: str) -> dict:
-    """Form defaults: the preset, then the environment's overrides."""
-    values = KingdraConfig.from_preset(preset).to_dict()
-    values.update(env_overrides())
-    values["hidden"] = ", ".join(str(h) for h in values["hidden"])
-    return values
-
-
-def fill_form(preset: str, config: KingdraConfig | None = None) -> None:
+def fill_form(preset: str, config=None) -> None:
     """Put the preset's values (or the current run's, when given) into the form's widgets."""
-    values = defaults(preset)
-    if config is not None:
-        values.update(config.to_dict())
-        values["hidden"] = ", ".join(str(h) for h in config.hidden)
-    for key, value in values.items():
-        if key in FIELDS:
-            st.session_state[f"train_{key}"] = value
+    for key, value in form_values(preset, environment(), config).items():
+        st.session_state[f"train_{key}"] = value
 
 
-def config_from_form(preset: str, n_clusters: int, base: str) -> KingdraConfig:
-    """The form's values as a validated config (ValueError says which field is wrong)."""
-    try:
-        hidden = tuple(
-            int(h) for h in str(st.session_state["train_hidden"]).split(",") if h.strip()
-        )
-    except ValueError:
-        raise ValueError(
-            "hidden sizes must be whole numbers separated by commas, e.g. 256, 256"
-        ) from None
-    values = {key: st.session_state[f"train_{key}"] for key in FIELDS if key != "hidden"}
-    for key in ("n_models", "epochs_base", "epochs_iter", "batch_size", "seed", "overcluster"):
-        values[key] = int(values[key])
-    # Fields without a form widget (thresholds, gate) may still come from the environment.
-    extra = {k: v for k, v in env_overrides().items() if k not in (*FIELDS, "n_clusters", "base")}
-    extra.update(values)
-    return KingdraConfig.from_preset(
-        preset, n_clusters=int(n_clusters), base=base, hidden=hidden, **extra
+def widget(container, field) -> None:
+    """The config field's widget: its label, range and help come from the config."""
+    if field.kind is tuple:
+        container.text_input(field.label, key=field.key, help=field.help)
+        return
+    number = float if field.kind is float else int
+    container.number_input(
+        field.label,
+        min_value=None if field.low is None else number(field.low),
+        max_value=None if field.high is None else number(field.high),
+        format="%g" if field.kind is float else "%d",
+        key=field.key,
+        help=field.help,
     )
-
-
-def progress_text(snap) -> str:
-    """The progress bar's text; before the first batch reports, only what is starting."""
-    what = snap.phase or snap.job
-    if snap.n_epochs == 0 or snap.n_batches == 0:
-        return f"{what} · starting… · elapsed {fmt_seconds(snap.elapsed_s)}"
-    left = "estimating…" if snap.eta_s is None else fmt_seconds(snap.eta_s)
-    return (
-        f"{what} · epoch {snap.epoch}/{snap.n_epochs} · batch {snap.batch}/{snap.n_batches} · "
-        f"elapsed {fmt_seconds(snap.elapsed_s)} · left {left}"
-    )
-
-
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "…"
-    return f"{int(s // 60)} min {int(s % 60):02d} s" if s >= 60 else f"{s:.0f} s"
 
 
 session = get_session()
@@ -126,42 +89,30 @@ if "train_k" not in st.session_state:
     default_k = session.config.n_clusters if session.config is not None else 10
     st.session_state["train_k"] = st.session_state.get("_train_k_value", default_k)
 
+fields = {f.name: f for f in form_fields()}
 with st.form("train_form"):
     c1, c2, c3 = st.columns(3)
     n_clusters = c1.number_input(
-        "clusters k", min_value=2, max_value=1000, key="train_k",
+        fields["n_clusters"].label,
+        min_value=2,
+        key="train_k",
         help="default: the number of classes when the data has labels",
-    )  # fmt: skip
+    )
     st.session_state["_train_k_value"] = int(n_clusters)
-    c2.slider("ensemble size m", 1, 20, key="train_n_models")
+    widget(c2, fields["n_models"])
     base = c3.radio(
-        "base model", BASES, horizontal=True, key="train_base_model",
-        format_func=lambda b: {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot"}.get(b, b),
-    )  # fmt: skip
+        fields["base"].label,
+        fields["base"].choices,
+        horizontal=True,
+        key="train_base_model",
+        format_func=lambda b: BASE_NAMES.get(b, b),
+        help=fields["base"].help,
+    )
     with st.expander("Advanced parameters"):
-        a1, a2, a3, a4 = st.columns(4)
-        a1.text_input("hidden sizes", key="train_hidden")
-        a2.number_input("epochs (base)", 0, 1000, key="train_epochs_base")
-        a3.number_input("epochs per iteration", 0, 1000, key="train_epochs_iter")
-        a4.number_input("learning rate", 1e-6, 1.0, format="%.4f", key="train_lr")
-        a1.number_input("batch size", 2, 4096, key="train_batch_size")
-        a2.number_input("noise std", 0.0, 5.0, key="train_noise_std")
-        a3.number_input("IM weight", 0.0, 100.0, key="train_im_weight")
-        a4.number_input("IM mu (marginal entropy)", 0.0, 100.0, key="train_mu")
-        a1.number_input("KL weight", 0.0, 100.0, key="train_kl_weight")
-        a2.number_input("dot weight", 0.0, 100.0, key="train_dot_weight")
-        a3.number_input("pseudo-label weight", 0.0, 100.0, key="train_sup_weight")
-        a4.number_input("seed", 0, 2**31 - 1, key="train_seed")
-        a1.number_input(
-            "neighbour weight", 0.0, 100.0, key="train_neighbor_weight",
-            help="agreement with input-space nearest neighbours (0 = off, as in the paper)",
-        )  # fmt: skip
-        a2.number_input("neighbours per row", 1, 100, key="train_n_neighbors")
-        a3.number_input(
-            "over-clustering", 1, 10, key="train_overcluster",
-            help="outputs per cluster: members learn r·k fine clusters, merged back to k along "
-            "the nearest-neighbour graph after the base phase (1 = off, as in the paper)",
-        )  # fmt: skip
+        columns = st.columns(4)
+        advanced = [fields[name] for name in FIELDS if name != "n_models"]
+        for i, field in enumerate(advanced):
+            widget(columns[i % 4], field)
     options, description = device_options()
     device = st.selectbox("device", options, key="train_device", help=f"auto = {description}")
     submitted = st.form_submit_button(
@@ -170,7 +121,8 @@ with st.form("train_form"):
 
 if submitted:
     try:
-        config = config_from_form(preset, n_clusters, base)
+        values = {name: st.session_state[f"train_{name}"] for name in FIELDS}
+        config = config_from_form(preset, n_clusters, base, values, environment())
         session.start_base(config, device=device)
     except ValueError as err:
         st.error(str(err))
@@ -201,8 +153,8 @@ if b4.button("Stop", key="train_stop", disabled=not session.runner.is_running())
 if session.trained:
     th = session.current_thresholds()
     st.caption(
-        f"Next iterations use t_pos={th['t_pos']}, t_neg={th['t_neg']}, k={th['k']}, "
-        f"min_confidence={th['min_confidence']:.2f} (set them on the Graph page)."
+        f"Next iterations use t_pos={th.t_pos}, t_neg={th.t_neg}, k={th.k}, "
+        f"min_confidence={th.min_confidence:.2f} (set them on the Graph page)."
     )
 
 

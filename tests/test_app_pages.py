@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from kingdra.ui.runner import ProgressSnapshot
+from kingdra.ui.train_view import progress_text
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 TINY = {"n_models": 4, "hidden": [32], "epochs_base": 1, "epochs_iter": 1, "min_confidence": 0.0}
@@ -361,23 +364,13 @@ def test_new_data_asks_nothing_but_keeps_the_trained_run(monkeypatch):
 
 
 def test_progress_text_never_says_epoch_0_of_0():
-    import importlib.util
-
-    from kingdra.ui.runner import ProgressSnapshot
-
-    spec = importlib.util.spec_from_file_location("train_page_text", ROOT / "pages" / "train.py")
-    source = (ROOT / "pages" / "train.py").read_text()
-    namespace: dict = {}
-    start = source.index("def progress_text(")
-    end = source.index("session = get_session()")
-    exec(compile(source[start:end], str(spec.origin), "exec"), namespace)  # the two helpers
     starting = ProgressSnapshot(status="running", job="base ensemble", elapsed_s=1.0)
-    text = namespace["progress_text"](starting)
+    text = progress_text(starting)
     assert "0/0" not in text and "starting" in text
     running = ProgressSnapshot(
         status="running", phase="base", epoch=1, n_epochs=3, batch=2, n_batches=10, eta_s=None
     )
-    text = namespace["progress_text"](running)
+    text = progress_text(running)
     assert "epoch 1/3 · batch 2/10" in text and "estimating" in text
 
 

@@ -7,11 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from kingdra.config import Thresholds
 from kingdra.graph import get_clusters
-from kingdra.ui import views
-from kingdra.ui.graph_view import build_graph_view, iteration_rows, step_figure, summarize
+from kingdra.ui import clusters_view, graph_view, history_view
+from kingdra.ui.graph_view import build_graph_view, step_figure, summarize
+from kingdra.ui.history_view import iteration_rows
 from kingdra.ui.layout import agreement_layout, aligned_votes, spring_layout
-from kingdra.ui.session import Snapshot, validated_thresholds
+from kingdra.ui.session import Snapshot
 
 
 def _labels(n=300, m=6, k=4, noise=0.1, seed=0):
@@ -29,75 +31,77 @@ def _labels(n=300, m=6, k=4, noise=0.1, seed=0):
 
 
 def test_sample_nodes_always_contains_anchors():
-    nodes = views.sample_nodes(1000, 50, include=[999, 3, 500], seed=1)
+    nodes = graph_view.sample_nodes(1000, 50, include=[999, 3, 500], seed=1)
     assert len(nodes) == 50 and np.all(np.diff(nodes) > 0)
     assert {3, 500, 999} <= set(nodes.tolist())
-    assert np.array_equal(views.sample_nodes(10, 50), np.arange(10))
+    assert np.array_equal(graph_view.sample_nodes(10, 50), np.arange(10))
     with pytest.raises(ValueError, match="include"):
-        views.sample_nodes(10, 5, include=[10])
+        graph_view.sample_nodes(10, 5, include=[10])
 
 
 def test_cluster_membership_and_local_edges():
-    member = views.cluster_membership([np.array([0, 1]), np.array([1, 4])], 6)
+    member = graph_view.cluster_membership([np.array([0, 1]), np.array([1, 4])], 6)
     assert member.tolist() == [0, 0, -1, -1, 1, -1]
     nodes = np.array([2, 5, 9])
-    assert views.to_local(np.array([[5, 9], [2, 9]]), nodes).tolist() == [[1, 2], [0, 2]]
+    assert graph_view.to_local(np.array([[5, 9], [2, 9]]), nodes).tolist() == [[1, 2], [0, 2]]
 
 
 def test_step_view_replays_the_trace():
     labels, _ = _labels()
     result = get_clusters(labels, 4, 6, 6)
-    nodes = views.sample_nodes(len(labels), 120, include=[s.anchor for s in result.steps])
-    start = views.step_view(result, nodes, 0)
+    nodes = graph_view.sample_nodes(len(labels), 120, include=[s.anchor for s in result.steps])
+    start = graph_view.step_view(result, nodes, 0)
     assert start.anchor is None and (start.groups == -1).all() and not start.faded.any()
-    one = views.step_view(result, nodes, 1)
+    one = graph_view.step_view(result, nodes, 1)
     first = result.steps[0]
     assert nodes[one.anchor] == first.anchor
     assert set(nodes[one.groups == 0]) == set(first.members) & set(nodes)
-    two = views.step_view(result, nodes, 2)
+    two = graph_view.step_view(result, nodes, 2)
     assert set(nodes[two.faded]) == set(first.removed) & set(nodes)
     assert "Step 2" in two.text
     with pytest.raises(ValueError, match="step"):
-        views.step_view(result, nodes, len(result.steps) + 1)
+        graph_view.step_view(result, nodes, len(result.steps) + 1)
 
 
 def test_image_grid_boxes_wrong_members_in_red():
     images = np.full((3, 8, 8), 255, np.uint8)
-    grid = views.image_grid(images, n_cols=3, wrong=np.array([False, True, False]), cell=10, pad=4)
+    grid = clusters_view.image_grid(
+        images, n_cols=3, wrong=np.array([False, True, False]), cell=10, pad=4
+    )
     assert grid.shape == (4 + 10 + 4, 3 * 14 + 4, 3)
     red = (grid[..., 0] > 200) & (grid[..., 1] < 60)
     assert red[:, 14:32].any() and not red[:, :14].any()
-    png = views.png_bytes(grid)
+    png = clusters_view.png_bytes(grid)
     assert png[:4] == b"\x89PNG"
 
 
 def test_confusion_orders_clusters_by_best_class():
     y = np.array([0, 0, 1, 1, 2, 2])
     pred = np.array([2, 2, 0, 0, 1, 1])
-    mat, classes, clusters = views.confusion(y, pred)
+    mat, classes, clusters = clusters_view.confusion(y, pred)
     assert classes == [0, 1, 2] and clusters == [2, 0, 1]
     assert np.array_equal(mat, 2 * np.eye(3, dtype=int))
-    assert views.wrong_mask(np.array([0, 0, 1, 1]), np.array([5, 5, 5, -1])).tolist() == [
+    assert clusters_view.wrong_mask(np.array([0, 0, 1, 1]), np.array([5, 5, 5, -1])).tolist() == [
         False, False, True, False,
     ]  # fmt: skip
 
 
 def test_exports_round_trip():
-    csv = views.labels_csv(np.array([1, 0]), pseudo=np.array([-1, 3]), y=np.array([1, 1]))
+    csv = clusters_view.labels_csv(np.array([1, 0]), pseudo=np.array([-1, 3]), y=np.array([1, 1]))
     assert csv.splitlines() == ["index,cluster,pseudo_label,true_label", "0,1,-1,1", "1,0,3,1"]
-    doc = json.loads(views.mini_clusters_json([np.array([3, 1])], t_pos=5, min_confidence=0.5))
+    doc = json.loads(graph_view.mini_clusters_json([np.array([3, 1])], t_pos=5, min_confidence=0.5))
     assert doc == {"params": {"t_pos": 5, "min_confidence": 0.5}, "mini_clusters": [[3, 1]]}
 
 
 def test_top_words_per_group():
     texts = ["rocket launch orbit", "orbit rocket", "goal match striker", "match goal"]
-    words = views.top_words(texts, np.array([0, 0, 1, 1]), n_words=2)
+    words = clusters_view.top_words(texts, np.array([0, 0, 1, 1]), n_words=2)
     assert set(words[0]) == {"rocket", "orbit"} and set(words[1]) == {"goal", "match"}
 
 
 def test_agreement_matrix_is_ari():
     labels = np.array([[0, 1, 0], [0, 1, 1], [1, 0, 0], [1, 0, 1]])
-    mat = views.agreement_matrix(labels)
+    mat = history_view.agreement_matrix(labels)
     assert mat[0, 1] == pytest.approx(1.0) and mat[0, 2] < 0.1 and np.allclose(mat, mat.T)
 
 
@@ -146,7 +150,7 @@ def test_summarize_without_labels_and_iteration_rows():
 
 
 def test_validated_thresholds():
-    assert validated_thresholds(3, 2, 4, 0.5, n_models=5, n=100)["t_pos"] == 3
+    assert Thresholds(3, 2, 4, 0.5).validated(n_models=5, n_outputs=100).t_pos == 3
     for bad in [(0, 2, 4, 0.5), (3, 6, 4, 0.5), (3, 2, 0, 0.5), (3, 2, 4, 1.0), (3.5, 2, 4, 0)]:
         with pytest.raises(ValueError):
-            validated_thresholds(*bad, n_models=5, n=100)
+            Thresholds(*bad).validated(n_models=5, n_outputs=100)

@@ -10,15 +10,17 @@ nodes on the project's 2-core machine, so the force-directed option is for small
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
+
+from kingdra.engine import align_members
+from kingdra.plots import limit_pairs
 
 SPRING_MAX_NODES = 600  # above this the force-directed layout takes several seconds
 
 
 def aligned_votes(member_labels: np.ndarray, n_classes: int) -> np.ndarray:
     """(n, m) member labels mapped onto member 0's classes (Hungarian on co-occurrence)."""
-    from kingdra.engine import align_members
-
     labels = np.asarray(member_labels, dtype=np.int64)
     order = align_members(labels, n_classes)  # member j's class order[j, a] ~ member 0's a
     inverse = np.empty_like(order)
@@ -68,10 +70,6 @@ def spring_layout(
     pos_pairs : ndarray (e, 2)
         Local indices; a seeded sample of ``max_edges`` of them is used.
     """
-    import networkx as nx
-
-    from kingdra.plots import limit_pairs
-
     if n_nodes > SPRING_MAX_NODES:
         raise ValueError(
             f"the force-directed layout is limited to {SPRING_MAX_NODES} nodes (got {n_nodes}); "
@@ -89,7 +87,7 @@ def spring_layout(
 
 def umap_layout(features: np.ndarray, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
     """2-D UMAP of ``features`` (ensemble probabilities or a learned representation)."""
-    import umap
+    import umap  # lazy: numba compiles on import (seconds); kingdra.lazy warms it early
 
     features = np.asarray(features, dtype=np.float32)
     if len(features) <= n_neighbors + 1:

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from kingdra.checkpoint import run_from_bytes_raw, run_to_bytes
+from kingdra.config import Thresholds
+from kingdra.engine import KingdraEngine
 from kingdra.ui.runner import ProgressBoard, TrainingRunner, progress_fraction
 
 logger = logging.getLogger(__name__)
@@ -44,27 +48,6 @@ def sync_mode() -> bool:
     return os.environ.get(SYNC_ENV, "") not in ("", "0", "false", "no")
 
 
-def validated_thresholds(t_pos, t_neg, k, min_confidence, n_models: int, n: int) -> dict:
-    """Check thresholds (e.g. restored from a checkpoint) and return them as a dict.
-
-    Raises
-    ------
-    ValueError
-        Naming the bad value and its allowed range.
-    """
-    for name, value, low, high in (("t_pos", t_pos, 1, n_models), ("t_neg", t_neg, 1, n_models)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name} must be an integer in 1..{high}, got {value!r}")
-        if not low <= value <= high:
-            raise ValueError(f"{name} must be in 1..{high} (the ensemble size), got {value}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise ValueError(f"k must be an integer in 1..{n}, got {k!r}")
-    conf = float(min_confidence)
-    if not 0.0 <= conf < 1.0:
-        raise ValueError(f"min_confidence must be in [0, 1), got {min_confidence!r}")
-    return {"t_pos": int(t_pos), "t_neg": int(t_neg), "k": int(k), "min_confidence": conf}
-
-
 class AppSession:
     """Everything one browser session owns."""
 
@@ -76,7 +59,7 @@ class AppSession:
         self.device: str = "auto"
         self.runner = TrainingRunner(sync=sync_mode() if sync is None else sync)
         self.snapshots: list[Snapshot] = []
-        self.thresholds: dict[str, Any] | None = None  # chosen on the Graph page
+        self.thresholds: Thresholds | None = None  # chosen on the Graph page
         self.cache: dict[Any, Any] = {}  # layouts, UMAPs, sweeps: keyed by snapshot + params
         self.baselines: list[dict] | None = None
         self.messages: list[str] = []
@@ -161,22 +144,26 @@ class AppSession:
         self.cache = {}
         self.baselines = None
 
-    def current_thresholds(self) -> dict[str, Any]:
+    def current_thresholds(self) -> Thresholds:
         """Thresholds for the graph: the Graph page's choice, else the run's config."""
         if self.thresholds is not None:
-            return dict(self.thresholds)
-        cfg = self.config
-        return {
-            "t_pos": cfg.resolved_t_pos,
-            "t_neg": cfg.resolved_t_neg,
-            "k": cfg.n_outputs,
-            "min_confidence": float(cfg.min_confidence),
-        }
+            return self.thresholds
+        return self.config.thresholds()
 
     def set_thresholds(self, t_pos, t_neg, k, min_confidence) -> None:
-        n = len(self.dataset.X) if self.dataset is not None else 1
-        m = self.config.n_models if self.config is not None else max(int(t_pos), int(t_neg))
-        self.thresholds = validated_thresholds(t_pos, t_neg, k, min_confidence, m, n)
+        """Use these thresholds for the next iterations (``ValueError`` when out of range)."""
+        if self.config is None:
+            raise ValueError("train the base ensemble first")
+        th = Thresholds(t_pos, t_neg, k, min_confidence)
+        self.thresholds = th.validated(self.config.n_models, self.config.n_outputs)
+
+    def cached(self, key, compute):
+        """Per-session cache of results that depend only on a snapshot and some parameters."""
+        if key not in self.cache:
+            if len(self.cache) > 48:
+                self.cache.clear()
+            self.cache[key] = compute()
+        return self.cache[key]
 
     # -- training jobs ----------------------------------------------------------------------
     def _snapshot(self, engine=None) -> None:
@@ -199,7 +186,7 @@ class AppSession:
                 confidence=np.array(engine.confidence, copy=True),
                 labels=np.array(engine.labels_, copy=True),
                 probs=np.asarray(engine.ensemble_probs, dtype=np.float32).copy(),
-                params=self.current_thresholds(),
+                params=self.current_thresholds().to_dict(),
                 embedding_index=index,
                 embedding=np.asarray(embedding, dtype=np.float32),
                 # Members scored on the final clusters (merged, aligned), like the headline.
@@ -236,8 +223,6 @@ class AppSession:
             Without a dataset, or while a job runs (checked by the runner under its lock, so
             a second start from another rerun never replaces the running engine).
         """
-        from kingdra.engine import KingdraEngine
-
         if self.dataset is None:
             raise ValueError("load a dataset first (Data page)")
         if self.runner.is_running():  # cheap early answer; the runner's claim decides
@@ -267,8 +252,7 @@ class AppSession:
 
         def job(board: ProgressBoard) -> str:
             for part in range(n_iter):
-                th = self.current_thresholds()
-                engine.build_graph(**th)
+                engine.build_graph(**self.current_thresholds().to_dict())
                 it = self.latest.iteration + 1
                 label = f"iteration {it} ({part + 1} of {n_iter})"
                 board.update(job=label)
@@ -281,13 +265,12 @@ class AppSession:
     # -- checkpoints ------------------------------------------------------------------------
     def checkpoint_bytes(self) -> bytes:
         """The run as a ``.safetensors`` file (kingdra.checkpoint), with the app's thresholds."""
-        from kingdra.checkpoint import run_to_bytes
-
         if self.engine is None or not self.trained:
             raise ValueError("nothing trained yet: train the base ensemble first")
         if self.runner.is_running():
             raise ValueError("wait for the training to finish (or stop it) before saving")
-        extra = {"app": {"thresholds": self.thresholds, "dataset": self.dataset_key}}
+        thresholds = None if self.thresholds is None else self.thresholds.to_dict()
+        extra = {"app": {"thresholds": thresholds, "dataset": self.dataset_key}}
         return run_to_bytes(self.engine, extra=extra)
 
     def restore_bytes(self, data: bytes, device: str = "auto") -> None:
@@ -298,8 +281,6 @@ class AppSession:
         ValueError
             For a bad file, a run made on other data, or thresholds out of range.
         """
-        from kingdra.checkpoint import run_from_bytes_raw
-
         if self.dataset is None:
             raise ValueError("load the dataset the run was trained on first (Data page)")
         if self.runner.is_running():
@@ -312,14 +293,12 @@ class AppSession:
             if not isinstance(thresholds, dict):
                 raise ValueError("the checkpoint's app thresholds are not a mapping; re-save it")
             try:
-                thresholds = validated_thresholds(
+                thresholds = Thresholds(
                     thresholds.get("t_pos"),
                     thresholds.get("t_neg"),
                     thresholds.get("k"),
                     thresholds.get("min_confidence", 0.0),
-                    engine.config.n_models,
-                    engine.n_samples,
-                )
+                ).validated(engine.config.n_models, engine.config.n_outputs)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"the checkpoint's thresholds are invalid: {err}") from None
         self.reset_run()
@@ -333,8 +312,6 @@ class AppSession:
 
 
 def _elapsed(started_at: float) -> float:
-    import time
-
     return max(time.time() - started_at, 0.0)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kingdra.data import load
+from kingdra.data import load_upload as load_bytes
+from kingdra.device import available_devices, device_description
 from kingdra.ui.session import AppSession
 
 SESSION_KEY = "kingdra_session"
@@ -15,8 +18,6 @@ DATA_PAGE = "pages/data.py"
 @st.cache_data(show_spinner="Loading dataset…", max_entries=8)
 def load_builtin(name: str, preprocess: str = "none", pca: int | None = None):
     """A built-in dataset (cached across sessions: data only, never a run)."""
-    from kingdra.data import load
-
     return load(name, preprocess=preprocess, pca=pca)
 
 
@@ -32,8 +33,6 @@ def load_upload(
 
     ``options`` are the format's options (``label_column``, ``drop_nonfinite``, ...).
     """
-    from kingdra.data import load_upload as load_bytes
-
     return load_bytes(data, filename, preprocess=preprocess, pca=pca, **(options or {}))
 
 
@@ -75,16 +74,7 @@ def get_session() -> AppSession:
 @st.cache_data(show_spinner=False)
 def device_options() -> tuple[list[str], str]:
     """Devices usable here (``auto`` first) and a description of what ``auto`` picks."""
-    import torch
-
-    from kingdra.device import _mps_available, device_description
-
-    options = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        options.append("cuda")
-    if _mps_available():
-        options.append("mps")
-    return options, device_description("auto")
+    return available_devices(), device_description("auto")
 
 
 def sidebar(session: AppSession) -> None:

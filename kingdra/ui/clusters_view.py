@@ -1,0 +1,179 @@
+"""The Clusters page's work: sample grids, confusion matrix, exports, the merge table.
+
+Plain Python, no Streamlit: testable without a browser.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy.optimize import linear_sum_assignment
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
+    """Confusion matrix with clusters ordered by the class they best map to (Hungarian).
+
+    Returns the matrix (classes x clusters), the class values and the cluster values.
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    classes = np.unique(y_true)
+    clusters = np.unique(y_pred)
+    ti = np.searchsorted(classes, y_true)
+    pi = np.searchsorted(clusters, y_pred)
+    mat = np.zeros((len(classes), len(clusters)), dtype=np.int64)
+    np.add.at(mat, (ti, pi), 1)
+    rows, cols = linear_sum_assignment(-mat)
+    order = list(cols[np.argsort(rows)])
+    order += [c for c in range(len(clusters)) if c not in order]
+    return mat[:, order], classes.tolist(), clusters[order].tolist()
+
+
+def wrong_mask(y_true: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Members whose true class differs from their group's majority class (``-1`` never wrong)."""
+    y_true = np.asarray(y_true)
+    groups = np.asarray(groups)
+    wrong = np.zeros(len(groups), bool)
+    for g in np.unique(groups[groups >= 0]):
+        idx = np.flatnonzero(groups == g)
+        majority = np.bincount(y_true[idx]).argmax()
+        wrong[idx] = y_true[idx] != majority
+    return wrong
+
+
+def _to_rgb(images: np.ndarray) -> np.ndarray:
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = np.repeat(images[..., None], 3, axis=-1)
+    if images.dtype != np.uint8:
+        lo, hi = float(images.min()), float(images.max())
+        images = ((images - lo) / (hi - lo or 1.0) * 255).astype(np.uint8)
+    return images
+
+
+def image_grid(
+    images: np.ndarray,
+    *,
+    n_cols: int = 10,
+    wrong: np.ndarray | None = None,
+    cell: int = 48,
+    pad: int = 4,
+) -> np.ndarray:
+    """Compose images into one RGB grid; ``wrong`` ones get a red box (paper Fig. 4).
+
+    Parameters
+    ----------
+    images : ndarray (n, h, w) or (n, h, w, 3)
+    n_cols : int
+        Images per row.
+    wrong : bool ndarray (n,), optional
+    cell : int
+        Side of each cell in pixels (images are scaled up with nearest neighbour).
+
+    Returns
+    -------
+    ndarray (H, W, 3) uint8
+    """
+    images = _to_rgb(images)
+    n = len(images)
+    if n == 0:
+        return np.full((cell + 2 * pad, cell + 2 * pad, 3), 255, np.uint8)
+    if n_cols < 1:
+        raise ValueError(f"n_cols must be >= 1, got {n_cols}")
+    wrong = np.zeros(n, bool) if wrong is None else np.asarray(wrong, bool)
+    cols = min(n_cols, n)
+    rows = -(-n // cols)
+    step = cell + pad
+    canvas = Image.new("RGB", (cols * step + pad, rows * step + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        x, y = pad + c * step, pad + r * step
+        tile = Image.fromarray(images[i]).resize((cell, cell), Image.NEAREST)
+        canvas.paste(tile, (x, y))
+        if wrong[i]:
+            draw.rectangle(
+                [x - 2, y - 2, x + cell + 1, y + cell + 1], outline=(220, 20, 20), width=3
+            )
+    return np.asarray(canvas)
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """Encode an RGB array as PNG bytes (for downloads)."""
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def top_words(texts: Sequence[str], groups: np.ndarray, n_words: int = 8) -> dict[int, list[str]]:
+    """Highest mean tf-idf words of each group (``-1`` skipped)."""
+    groups = np.asarray(groups)
+    vec = TfidfVectorizer(stop_words="english", max_features=20_000, min_df=1)
+    try:
+        tfidf = vec.fit_transform(texts)
+    except ValueError:  # only stop words / empty documents
+        return {int(g): [] for g in np.unique(groups[groups >= 0])}
+    vocab = np.array(vec.get_feature_names_out())
+    out = {}
+    for g in np.unique(groups[groups >= 0]):
+        mean = np.asarray(tfidf[groups == g].mean(axis=0)).ravel()
+        out[int(g)] = vocab[np.argsort(-mean)[:n_words]].tolist()
+    return out
+
+
+def labels_csv(labels: np.ndarray, *, pseudo: np.ndarray | None = None, y=None) -> str:
+    """CSV with one row per sample: index, cluster, pseudo_label (-1 none), true label."""
+    labels = np.asarray(labels)
+    header = ["index", "cluster"]
+    cols = [np.arange(len(labels)), labels]
+    if pseudo is not None:
+        header.append("pseudo_label")
+        cols.append(np.asarray(pseudo))
+    if y is not None:
+        header.append("true_label")
+        cols.append(np.asarray(y))
+    lines = [",".join(header)]
+    lines.extend(",".join(str(int(v)) for v in row) for row in zip(*cols, strict=True))
+    return "\n".join(lines) + "\n"
+
+
+def sample_groups(
+    groups: np.ndarray, per: int, seed: int = 0
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Per group (``-1`` skipped): its id, all its rows and a sorted seeded sample of ``per``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for g in np.unique(groups[groups >= 0]):
+        idx = np.flatnonzero(groups == g)
+        shown = np.sort(rng.choice(idx, size=min(per, len(idx)), replace=False))
+        out.append((int(g), idx, shown))
+    return out
+
+
+def merge_table(summary: dict, y=None, class_names=None) -> dict[str, list]:
+    """Fine cluster -> rows -> final cluster (and its majority class) from ``merge_summary``."""
+    table = {
+        "fine cluster": list(summary["used"]),
+        "rows": list(summary["sizes"]),
+        "final cluster": list(summary["groups"]),
+    }
+    if y is not None:
+        fine = summary["fine"]
+        majority = [int(np.bincount(y[fine == u]).argmax()) for u in summary["used"]]
+        table["majority class"] = [
+            str(class_names[c]) if class_names is not None and c < len(class_names) else str(c)
+            for c in majority
+        ]
+    return table
+
+
+def embedding_hover(index: np.ndarray, labels: np.ndarray, y=None) -> list[str]:
+    """Hover text of the UMAP points: sample, cluster, true class."""
+    return [
+        f"sample {i}<br>cluster {labels[i]}" + ("" if y is None else f"<br>true {y[i]}")
+        for i in index
+    ]

@@ -1,0 +1,68 @@
+"""The History page's work: one row per iteration, member accuracies, member agreement.
+
+Plain Python, no Streamlit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score
+
+from kingdra.metrics import cluster_accuracy
+from kingdra.ui.graph_view import run_algorithm, summarize
+
+
+def iteration_rows(snapshots, y: np.ndarray | None = None) -> list[dict]:
+    """Per snapshot: ACC of the final clusters and the pseudo-labels its graph gives.
+
+    The graph of snapshot ``i`` uses the thresholds in force then (``snapshot.params``); its
+    mini-clusters are the pseudo-labels of iteration ``i + 1`` (paper Fig. 2).
+    """
+    rows = []
+    for snap in snapshots:
+        p = snap.params
+        result = run_algorithm(
+            snap.member_labels,
+            snap.confidence,
+            p["t_pos"],
+            p["t_neg"],
+            p["k"],
+            p["min_confidence"],
+        )
+        summary = summarize(result.clusters, len(snap.member_labels), y)
+        rows.append(
+            {
+                "iteration": snap.iteration,
+                "acc": None if y is None else float(cluster_accuracy(y, snap.labels)),
+                "precision": summary.precision,
+                "n_labelled": summary.n_labelled,
+                "coverage": summary.coverage,
+                "n_mini_clusters": int(sum(s > 0 for s in summary.sizes)),
+                **{k: p[k] for k in ("t_pos", "t_neg", "k", "min_confidence")},
+            }
+        )
+    return rows
+
+
+def member_accuracies(snapshot, y: np.ndarray) -> list[float]:
+    """ACC of each member on the final clusters, as ``engine.history[i]["member_acc"]``.
+
+    Scores ``snapshot.final_member_labels`` (aligned and merged), never the raw member
+    outputs: with over-clustering those are 2k fine clusters, and their ACC against k classes
+    reads far below the ensemble's for no fault of the member.
+    """
+    labels = snapshot.final_member_labels
+    if labels is None:
+        raise ValueError("this snapshot has no final member labels; take a new snapshot")
+    return [float(cluster_accuracy(y, labels[:, j])) for j in range(labels.shape[1])]
+
+
+def agreement_matrix(member_labels: np.ndarray) -> np.ndarray:
+    """Adjusted Rand index between every two members' labelings (m x m, 1 on the diagonal)."""
+    labels = np.asarray(member_labels)
+    m = labels.shape[1]
+    out = np.eye(m)
+    for a in range(m):
+        for b in range(a + 1, m):
+            out[a, b] = out[b, a] = adjusted_rand_score(labels[:, a], labels[:, b])
+    return out
