@@ -713,8 +713,9 @@ def _subset_degrees_kernel(code, weights, index, out, m, bits, t, s0, c0):
     group (counting sort) by each column c0.. in turn, visiting each bucket as a child. Each
     depth has its own buffers: a node's group lies in ``packed[d][a:b]``, its children in
     ``packed[d + 1]``. A group of k signatures with r columns ahead is finished pairwise when
-    k is small against 2^r: ``sum_j w_j F[s, e_ij]``, e_ij the agreeing columns among the r,
-    ``F[s, e] = sum_k C(e, k) coef[s + k]`` (its whole subtree at once).
+    k is small against the subsets below that reach t columns: ``sum_j w_j F[s, e_ij]``, e_ij
+    the agreeing columns among the r, ``F[s, e] = sum_k C(e, k) coef[s + k]`` (its whole
+    subtree at once).
     """
     u = code.shape[0]
     n_values = 1 << bits
@@ -732,6 +733,13 @@ def _subset_degrees_kernel(code, weights, index, out, m, bits, t, s0, c0):
             for k in range(e + 1):
                 f_table[s, e] += binom[e, k] * coef[s + k]
     f_row = np.zeros(m + 1, np.int64)
+    # Pairwise below a node when k <= 2 x the subsets under it that reach t columns.
+    limit = np.zeros((m + 1, m + 1), np.int64)  # [s, r]
+    for s in range(m + 1):
+        for r in range(m + 1 - s):
+            for j in range(max(0, t - s), r + 1):
+                limit[s, r] += 2 * binom[r, j]
+            limit[s, r] = min(limit[s, r], 4096)
     low = np.zeros(m + 1, np.int64)  # lowest bit of every column c0..m-1
     for c in range(m - 1, -1, -1):
         low[c] = low[c + 1] | (1 << (c * bits))
@@ -754,7 +762,7 @@ def _subset_degrees_kernel(code, weights, index, out, m, bits, t, s0, c0):
         if entering:
             entering = False
             r = m - c
-            if b - a <= min(2 << r, 4096):  # pairwise: k^2 pairs against ~k 2^r below
+            if b - a <= limit[s, r]:  # pairwise: k^2 pairs against ~k x subsets below
                 keep = low[c]
                 for e in range(r + 1):
                     f_row[e] = f_table[s, r - e]  # indexed by disagreements
@@ -821,7 +829,11 @@ def _subset_degrees_kernel(code, weights, index, out, m, bits, t, s0, c0):
         v = bucket[d]
         bucket[d] = v + 1
         start = ends[d, v - 1] if v > 0 else 0
-        if ends[d, v] > start:
+        if ends[d, v] == start + 1:  # a single signature: all r columns ahead agree
+            q = node_a[d] + start
+            idx_q = idx[d + 1, q]
+            out[idx_q] += wts[d + 1, q] * f_table[node_s[d] + 1, m - column[d] - 1]
+        elif ends[d, v] > start:
             a, b, s, c = node_a[d] + start, node_a[d] + ends[d, v], node_s[d] + 1, column[d] + 1
             d += 1
             entering = True
