@@ -162,6 +162,7 @@ def app_sized(n: int = 5_000) -> list[dict]:
 
     warnings.simplefilter("ignore", UserWarning)  # fewer than k mini-clusters is expected here
     logging.getLogger("kingdra.graph").setLevel(logging.ERROR)
+    get_clusters(make_labels(100, 10, 0.9)[0], 2, 5, 5)  # numba's import and kernel load
     rows = []
     for agreement in (0.9, 0.7):
         labels, truth = make_labels(n, 10, agreement, seed=2)

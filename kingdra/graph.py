@@ -46,6 +46,7 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import combinations
 from types import SimpleNamespace
 
@@ -658,7 +659,11 @@ _KERNELS = None
 
 
 def _compiled():
-    """The compiled kernels (a namespace), or None when numba is not installed."""
+    """The compiled kernels (a namespace), or None when numba is not installed.
+
+    The first call in a process imports numba and loads the kernels from numba's on-disk cache
+    (a few tenths of a second; compiling them, after an install or an edit, takes seconds).
+    """
     global _KERNELS
     if _KERNELS is None:
         try:
@@ -667,10 +672,14 @@ def _compiled():
             logger.info("numba is not installed: Algorithm 1 uses the numpy degree methods")
             _KERNELS = False
         else:
-            jit = numba.njit(cache=True, nogil=True)
+            # Explicit signatures: compiled (or loaded from the cache) here, not on first call.
+            jit = partial(numba.njit, cache=True, nogil=True)
+            arr = "int64[::1]"
+            counts = f"void({arr}, {arr}, {arr}, {arr}, int64, int64, int64, int64, int64)"
+            pairs = f"{arr}({arr}, {arr}, {arr}, int64, int64, int64)"
             _KERNELS = SimpleNamespace(
-                subset_degrees=jit(_subset_degrees_kernel),
-                positive_weight=jit(_positive_weight_kernel),
+                subset_degrees=jit(counts)(_subset_degrees_kernel),
+                positive_weight=jit(pairs)(_positive_weight_kernel),
             )
     return _KERNELS or None
 

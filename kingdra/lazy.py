@@ -27,7 +27,7 @@ def warm_in_background(modules: tuple[str, ...] = HEAVY) -> threading.Thread | N
     """Import ``modules`` in a daemon thread, the first time only (later calls return None).
 
     Also loads the compiled kernels of Algorithm 1 (`kingdra.graph`), so the first threshold
-    slider move does not pay for them. Import errors are logged, never raised: the page that
+    slider move does not pay for numba's import and cache load. Import errors are logged, never raised: the page that
     needs the module raises them itself.
     """
     if _started.is_set():
