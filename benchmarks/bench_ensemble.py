@@ -27,7 +27,7 @@ from kingdra.engine import KingdraEngine
 def epoch_seconds(X: np.ndarray, config: KingdraConfig, device: str) -> float:
     """Seconds of one training epoch (after one warm-up epoch) of one engine."""
     engine = KingdraEngine(X, config, device=device)
-    engine._train_epochs(1, "base", None)  # warm-up: allocations, kernel selection
+    engine.trainer.train_epochs(engine.X, 1, "base")  # warm-up: allocations, kernel selection
     seconds: list[float] = []
 
     def on_progress(p):
@@ -36,7 +36,7 @@ def epoch_seconds(X: np.ndarray, config: KingdraConfig, device: str) -> float:
 
     if engine.device.type == "cuda":
         torch.cuda.synchronize()
-    engine._train_epochs(1, "base", on_progress)
+    engine.trainer.train_epochs(engine.X, 1, "base", on_progress)
     if engine.device.type == "cuda":
         torch.cuda.synchronize()
     return seconds[-1]
