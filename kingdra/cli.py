@@ -362,9 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(fit)
     fit.add_argument(
         "--preset",
-        default="fast",
+        default="default",
         choices=tuple(PRESETS),
-        help="named settings (docs/presets.md); the options below override them (default: fast)",
+        help="named settings (docs/presets.md); the options below override them "
+        "(default: default)",
     )
     fit.add_argument(
         "--n-clusters",

@@ -51,11 +51,12 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     n_clusters : int, default=10
         Number of clusters ``k``.
     n_models : int or None, default=10
-        Ensemble size ``m``; None: the preset's.
-    base : {"ladder-im", "ladder-dot", "imsat"}, default="ladder-im"
-        Unsupervised loss of every member: information maximisation or dot product (the
-        paper's ladders), or IMSAT (VAT + IM).
-    preset : str, default="fast"
+        Ensemble size ``m`` (every preset: 10); None: the preset's.
+    base : {"ladder-im", "ladder-dot", "imsat"} or None, default=None
+        Base model of every member: the paper's ladder networks with the information
+        maximisation or the dot-product loss, or IMSAT's MLP with virtual adversarial
+        self-augmentation; None: the preset's (``default``: imsat, ``paper``: ladder-im).
+    preset : str, default="default"
         Named settings (a key of ``kingdra.config.PRESETS``, see ``docs/presets.md``) for
         every parameter below left at None.
     {preset_parameters}
@@ -104,8 +105,8 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         n_clusters=10,
         *,
         n_models=10,
-        base="ladder-im",
-        preset="fast",
+        base=None,
+        preset="default",
         hidden=None,
         noise_std=None,
         denoise_weights=None,
@@ -180,12 +181,12 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         if not isinstance(self.preset, str) or self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
         overrides: dict[str, Any] = {}
-        for name in ("n_clusters", "n_models", *_CONFIG_OVERRIDES):
+        for name in ("n_clusters", "n_models", "base", *_CONFIG_OVERRIDES):
             value = getattr(self, name)
             if value is not None:
                 overrides[name] = _plain(name, value)
         return KingdraConfig.from_preset(
-            self.preset, base=self.base, stage=self.stage, seed=self._seed(), **overrides
+            self.preset, stage=self.stage, seed=self._seed(), **overrides
         )
 
     def _callback(self):

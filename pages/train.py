@@ -63,10 +63,11 @@ running = session.runner.is_running()
 preset = st.selectbox(
     "Preset",
     list(PRESETS),
-    index=list(PRESETS).index("fast"),
+    index=list(PRESETS).index("default"),
     key="train_preset",
-    help="fast: small networks; digits end to end took 48 s on an idle 2-core CPU and several "
-    "minutes on a busy one (docs/benchmarks.md). paper: the authors' numbers, much slower.",
+    help="default: 10 IMSAT members (virtual adversarial self-augmentation); fast: small "
+    "ladder networks with the neighbour term and over-clustering; paper: the authors' "
+    "numbers, much slower. Times and accuracy per data set: docs/benchmarks.md.",
 )
 if st.session_state.get("_train_filled") != preset:
     fill_form(preset)

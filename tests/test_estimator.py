@@ -210,5 +210,7 @@ def test_every_setting_is_an_estimator_parameter_and_a_cli_flag():
     for name in preset_fields():
         assert params[name] is None  # None: the preset's value
     defaults = {f.name: f.default for f in dataclasses.fields(KingdraConfig)}
-    for name in ("n_clusters", "n_models", "base", "stage"):
+    for name in ("n_clusters", "n_models", "stage"):
         assert params[name] == defaults[name]
+    assert params["base"] is None and params["preset"] == "default"  # the preset's base
+    assert KingdraCluster().make_config().base == "imsat"
