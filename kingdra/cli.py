@@ -364,8 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         default="default",
         choices=tuple(PRESETS),
-        help="named settings (docs/presets.md); the options below override them "
-        "(default: default)",
+        help="named settings (docs/presets.md); the options below override them (default: default)",
     )
     fit.add_argument(
         "--n-clusters",
