@@ -18,6 +18,7 @@ from kingdra.ui.graph_view import (
     step_figure,
 )
 from kingdra.ui.layout import SPRING_MAX_NODES, agreement_layout, spring_layout, umap_layout
+from kingdra.ui.pseudocode import algorithm1_lines, pseudocode_html
 from kingdra.ui.widgets import get_session, need_training
 
 LAYOUTS = ("agreement", "UMAP", "force-directed")
@@ -156,7 +157,13 @@ def exports(view, thresholds) -> None:
     )
 
 
-def stepper(view) -> None:
+def move_step(delta: int, n_steps: int) -> None:
+    """The step buttons move the stepper's slider (before it is drawn again)."""
+    step = st.session_state.get("graph_step", 0) + delta
+    st.session_state["graph_step"] = min(max(step, 0), n_steps)
+
+
+def stepper(view, gate: float) -> None:
     st.subheader("Algorithm 1, step by step")
     st.caption(
         "Each step picks the remaining node with the most strong positive edges (circled); it "
@@ -164,10 +171,34 @@ def stepper(view) -> None:
         "to it leave the graph (crosses, then faded). The anchors are always in the sample."
     )
     n_steps = len(view.result.steps)
-    step = st.slider("step", 0, max(n_steps, 1), 0, key="graph_step", disabled=n_steps == 0)
-    fig, text = step_figure(view, None, min(step, n_steps))
+    if st.session_state.get("graph_step", 0) > max(n_steps, 1):  # new thresholds, fewer steps
+        st.session_state["graph_step"] = n_steps
+    step = st.slider("step", 0, max(n_steps, 1), key="graph_step", disabled=n_steps == 0)
+    step = min(step, n_steps)
+    fig, text = step_figure(view, None, step)
     st.info(text)
-    st.plotly_chart(fig, key="graph_step_chart")
+    chart, code = st.columns([3, 2])
+    chart.plotly_chart(fig, key="graph_step_chart")
+    with code:
+        b = st.columns(2)
+        b[0].button(
+            "◀ step back",
+            key="graph_step_back",
+            on_click=move_step,
+            args=(-1, n_steps),
+            disabled=step == 0,
+            width="stretch",
+        )
+        b[1].button(
+            "step forward ▶",
+            key="graph_step_forward",
+            on_click=move_step,
+            args=(1, n_steps),
+            disabled=step >= n_steps,
+            width="stretch",
+        )
+        lines = algorithm1_lines(view.result, step, gate)
+        st.html(pseudocode_html(lines))
 
 
 def sweep(k: int, gate: float) -> None:
@@ -243,7 +274,7 @@ def graph_panel() -> None:
         st.plotly_chart(sizes_figure(view.summary.sizes), key="graph_sizes")
         st.dataframe(pd.DataFrame(size_table(view.summary, ds.class_names)), height=250)
     exports(view, thresholds)
-    stepper(view)
+    stepper(view, gate)
     sweep(k, gate)
 
 

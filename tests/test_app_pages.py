@@ -170,6 +170,31 @@ def test_graph_page_stepper_and_apply(trained):
     assert trained.thresholds["t_pos"] == 4 and trained.thresholds["t_neg"] == 3
 
 
+def test_graph_page_pseudocode_follows_the_step_buttons(trained):
+    at = _page(_with(trained), "graph")
+    _ok(at)
+
+    def code() -> str:
+        return next(h.proto.body for h in at.get("html") if "kingdra-pseudocode" in h.proto.body)
+
+    assert at.button(key="graph_step_back").disabled
+    assert code().count('class="active"') == 4 and "nodes" in code()  # building the graph
+    at.button(key="graph_step_forward").click().run()
+    at.button(key="graph_step_forward").click().run()
+    _ok(at)
+    assert at.slider(key="graph_step").value == 2
+    assert any(i.value.startswith("Step 2: anchor sample") for i in at.info)
+    assert "i = 2" in code() and "x_2 = sample" in code()
+    at.button(key="graph_step_back").click().run()
+    _ok(at)
+    assert at.slider(key="graph_step").value == 1 and "x_1 = sample" in code()
+    last = at.slider(key="graph_step").max
+    at.slider(key="graph_step").set_value(last).run()
+    _ok(at)
+    assert at.button(key="graph_step_forward").disabled  # the last pick: nowhere to go
+    assert "next:" in code() and not at.button(key="graph_step_back").disabled
+
+
 def test_graph_page_sweep(trained):
     at = _page(_with(trained), "graph")
     at.button(key="graph_sweep").click().run()

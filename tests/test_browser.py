@@ -186,8 +186,40 @@ def test_graph_moves_with_t_pos_and_steps_algorithm_1(page):
     assert step_info.count() == 1
     _press(page, "graph_step", "ArrowRight", 2)
     page.wait_for_selector("text=/Step 2: anchor sample [0-9]+/")
+    _settled(page)  # the step chart is drawn again beside the pseudocode
     page.locator(".st-key-graph_step_chart").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "graph-step.png"), full_page=True)
+
+
+def _active_code(page) -> str:
+    """The highlighted lines of Algorithm 1's pseudocode."""
+    return "\n".join(page.locator(".kingdra-pseudocode .active").all_inner_texts())
+
+
+def test_pseudocode_beside_the_stepper_follows_its_buttons(page):
+    # Continues on the Graph page where the previous test left the stepper at step 2.
+    code = page.locator(".kingdra-pseudocode")
+    code.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.kingdra-pseudocode .active')]"
+        ".some(e => e.innerText.includes('x_2 = sample'))"
+    )
+    assert code.locator(".active").count() == 5  # the loop line and the four of the pick
+    page.locator(".st-key-graph_step_back button").click()
+    page.wait_for_selector(".kingdra-pseudocode .active >> text=/x_1 = sample [0-9]+/")
+    _settled(page)
+    assert "i = 1" in _active_code(page)
+    assert page.locator("[data-testid=stAlert]", has_text="Step 1: anchor sample").count() == 1
+    page.locator(".st-key-graph_step_back button").click()
+    page.wait_for_selector(".kingdra-pseudocode .active >> text=/[0-9,]+ nodes/")
+    _settled(page)
+    assert page.locator(".st-key-graph_step_back button").is_disabled()
+    assert "Initial graph" in page.locator("[data-testid=stAlert]", has_text="graph").inner_text()
+    page.locator(".st-key-graph_step_forward button").click()
+    page.wait_for_selector(".kingdra-pseudocode .active >> text=/x_1 = sample/")
+    _settled(page)
+    page.locator(".st-key-graph_step_chart").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "graph-pseudocode.png"), full_page=True)
 
 
 def test_stop_a_running_job(page):
