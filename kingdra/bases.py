@@ -102,10 +102,7 @@ class ImsatObjective:
         if self.radius is None:
             raise ValueError("call prepare(X) before computing the IMSAT loss")
         cfg, u = self.config, n_unlabelled
-        # The pseudo-labelled rows (drawn class-balanced) get their own batch-norm pass, as in
-        # the authors' release: mixed into the unlabelled batch they would shift its
-        # statistics away from those of the VAT passes, which see the unlabelled rows alone.
-        logits = model(x[:, : u + n_neighbors]).logits  # (m, B + B_nb, k)
+        logits = model(x).logits  # (m, B', k): one clean pass, batch statistics of all rows
         probs = torch.softmax(logits[:, :u], dim=-1)
         im = self.im(probs)
         parts = {
@@ -121,7 +118,7 @@ class ImsatObjective:
             parts["neighbor"] = -torch.log(dot).mean(dim=1)
             total = total + cfg.neighbor_weight * parts["neighbor"]
         if targets is not None and targets.shape[1] > 0:
-            sup_logits = model(x[:, u + n_neighbors :], update_stats=False).logits
+            sup_logits = logits[:, u + n_neighbors :]
             ce = F.cross_entropy(
                 sup_logits.reshape(-1, sup_logits.shape[-1]),
                 targets.reshape(-1).clamp_min(0),
