@@ -9,16 +9,17 @@ from kingdra.pseudo import threshold_sweep
 from kingdra.ui.clusters_view import image_grid
 from kingdra.ui.graph_view import (
     build_graph_view,
+    chart_selection,
     mini_clusters_json,
     node_caption,
     node_votes,
     run_algorithm,
-    selected_ids,
     size_table,
     step_figure,
 )
 from kingdra.ui.layout import SPRING_MAX_NODES, agreement_layout, spring_layout, umap_layout
 from kingdra.ui.pseudocode import algorithm1_lines, pseudocode_html
+from kingdra.ui.why_view import explain_node
 from kingdra.ui.widgets import get_session, need_training
 
 LAYOUTS = ("agreement", "UMAP", "force-directed")
@@ -113,7 +114,7 @@ def summary_metrics(view, k: int) -> None:
 
 
 def show_selection(event, view) -> None:
-    ids = selected_ids(event.selection.points if event is not None else None)
+    ids = chart_selection(event)
     if not ids:
         st.caption("Click a node (or lasso a few) to see the sample and its votes here.")
         return
@@ -126,6 +127,30 @@ def show_selection(event, view) -> None:
     st.caption(node_caption(ids[0], view.membership, ds.y, ds.class_names))
     votes = pd.DataFrame(node_votes(snap.member_labels, snap.confidence, ids[0]))
     st.dataframe(votes, hide_index=True, height=min(38 * (m + 1), 400))
+    why_here(view, ids[0])
+
+
+def why_here(view, i: int) -> None:
+    """The reason from Algorithm 1's trace, and the node's strongest neighbours."""
+    reason = explain_node(
+        view.result,
+        snap.member_labels,
+        i,
+        membership=view.membership,
+        y=ds.y,
+        class_names=ds.class_names,
+    )
+    with st.container(key="graph_why"):
+        st.markdown(f"**Why sample {i} is where it is**")
+        st.markdown("\n".join(f"- {s}" for s in reason.sentences))
+        st.caption(
+            f"{reason.n_positive:,} strong positive and {reason.n_negative:,} strong negative "
+            f"edges among all {n:,} nodes."
+        )
+        st.markdown("Agrees most with")
+        st.dataframe(pd.DataFrame(reason.agreeing), hide_index=True)
+        st.markdown("Disagrees most with")
+        st.dataframe(pd.DataFrame(reason.disagreeing), hide_index=True)
 
 
 def exports(view, thresholds) -> None:

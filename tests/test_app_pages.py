@@ -195,6 +195,33 @@ def test_graph_page_pseudocode_follows_the_step_buttons(trained):
     assert "next:" in code() and not at.button(key="graph_step_back").disabled
 
 
+def _select(at: AppTest, key: str, ids) -> AppTest:
+    """What a click or lasso on a chart sends back (its points' customdata)."""
+    points = [{"customdata": int(i)} for i in ids]
+    at.session_state[key] = {"selection": {"points": points, "box": [], "lasso": []}}
+    return at.run()
+
+
+def test_graph_page_says_why_a_node_is_in_its_mini_cluster(trained):
+    from kingdra.ui.graph_view import run_algorithm
+
+    snap = trained.latest
+    result = run_algorithm(snap.member_labels, snap.confidence, *trained.current_thresholds())
+    anchor = result.steps[0].anchor
+    at = _page(_with(trained), "graph")
+    _ok(at)
+    assert any("Click a node" in c.value for c in at.caption)
+    at = _select(at, "graph_chart", [anchor])
+    _ok(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert f"Why sample {anchor} is where it is" in text
+    assert "Step 1 picked it as the anchor" in text and "Pseudo-label: mini-cluster 0." in text
+    tables = [d.value for d in at.dataframe]
+    agreeing = next(t for t in tables if "members agreeing" in t.columns)
+    assert len(agreeing) == 5 and anchor not in agreeing["sample"].tolist()
+    assert any("strong negative edges among all 1,797 nodes" in c.value for c in at.caption)
+
+
 def test_graph_page_sweep(trained):
     at = _page(_with(trained), "graph")
     at.button(key="graph_sweep").click().run()

@@ -343,6 +343,17 @@ def selected_ids(points) -> list[int]:
     return sorted({int(p["customdata"]) for p in points or () if p.get("customdata") is not None})
 
 
+def chart_selection(event) -> list[int]:
+    """Sample ids selected in a ``st.plotly_chart(..., on_select="rerun")`` event.
+
+    Reads the event by item (``event["selection"]["points"]``), which works for the
+    attribute dict Streamlit returns and for the plain dict a test puts in session state.
+    """
+    if not event:
+        return []
+    return selected_ids((event.get("selection") or {}).get("points"))
+
+
 def node_votes(member_labels: np.ndarray, confidence: np.ndarray, i: int) -> dict[str, list]:
     """One node's vote and confidence in every member (the selection table)."""
     m = member_labels.shape[1]
