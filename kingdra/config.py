@@ -544,18 +544,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 PRESETS["default"] = dict(
-    base="imsat",  # VAT self-augmentation beats the ladders' Gaussian noise (docs/benchmarks.md)
-    n_models=5,
-    hidden=(256, 256),
+    base="imsat",  # VAT self-augmentation; ladders: MNIST-5k 80 %, imsat 88 % (docs/benchmarks.md)
+    n_models=10,  # digits seed 1 / 3: 87.7 / 81.1 % with 5 members, 94.1 / 93.3 % with 10
+    hidden=(256, 256),  # digits seed 0: 88.2 % at 128-128, 95.5 % at 256-256
     im_weight=0.1,  # IMSAT: R_vat + 0.1 H(Y|X) - 0.4 H(Y)
     mu=4.0,
-    vat_eps=0.25,
+    vat_eps=0.25,  # IMSAT: a quarter of the distance to the 10th nearest neighbour
     lr=0.002,
-    batch_size=100,
+    batch_size=100,  # digits, 5 members, seed 0: 87.3 % at IMSAT's 250, 94.3 % at 100
     epochs_base=60,
     epochs_iter=10,
     n_iter=3,
-    min_confidence=0.9,
+    min_confidence=0.9,  # 0.5 let impure anchors in (digits seeds 1 / 3: 88.7 / 85.5 %)
 )
 
 #: Presets whose ``t_neg`` defaults to ``n_models - margin`` instead of ``n_models``. With
