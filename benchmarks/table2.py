@@ -84,8 +84,10 @@ def commit() -> str:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         )
-        dirty = subprocess.run(["git", "status", "--porcelain", "kingdra"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()  # fmt: skip
+        # Uncommitted changes to the code that trains (not the app's views) mark the commit.
+        training_code = ["kingdra", ":!kingdra/ui", ":!kingdra/plots.py"]
+        status = ["git", "status", "--porcelain", "--", *training_code]
+        dirty = subprocess.run(status, cwd=ROOT, capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
