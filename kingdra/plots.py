@@ -525,3 +525,99 @@ def merge_figure(affinity: np.ndarray, used: Sequence[int], groups: Sequence[int
         margin={"l": 60, "r": 20, "t": 50, "b": 60},
     )
     return fig
+
+
+def timeline_figure(rows: Sequence[Mapping[str, object]], current: int) -> go.Figure:
+    """Algorithm 2 at iteration ``current``, side by side (the paper's Fig. 2).
+
+    Four panels: the mini-clusters the iteration trained on (their sizes), pseudo-label
+    precision, pseudo-label count and ACC over all iterations, with ``current`` marked and
+    the iterations after it faded. ``rows``: one dict per iteration as
+    :func:`kingdra.ui.history_view.timeline_rows` gives them.
+    """
+    its = [int(r["iteration"]) for r in rows]
+    if current not in its:
+        raise ValueError(f"iteration {current} is not in the timeline {its}")
+    row = rows[its.index(current)]
+    fig = make_subplots(
+        rows=1,
+        cols=4,
+        column_widths=[0.34, 0.22, 0.22, 0.22],
+        subplot_titles=(
+            f"mini-clusters trained on at iteration {current}",
+            "pseudo-label precision",
+            "pseudo-labels",
+            "clustering ACC",
+        ),
+    )
+    sizes = list(row.get("mini_cluster_sizes") or [])
+    fig.add_trace(
+        go.Bar(
+            x=[f"{i}" for i in range(len(sizes))],
+            y=sizes,
+            marker_color=[category_color(i) for i in range(len(sizes))],
+            name="mini-cluster size",
+            showlegend=False,
+            hovertemplate="mini-cluster %{x}: %{y:,} points<extra></extra>",
+        ),
+        1,
+        1,
+    )
+    if not sizes:
+        text = "base ensemble: no pseudo-labels yet" if current == 0 else "no mini-clusters"
+        fig.add_annotation(
+            text=text, showarrow=False, xref="x domain", yref="y domain", x=0.5, y=0.5
+        )
+    fig.update_xaxes(title_text="mini-cluster", row=1, col=1)
+    fig.update_yaxes(title_text="points", rangemode="tozero", row=1, col=1)
+    series = (
+        ("pseudo_precision", 2, POSITIVE_COLOR),
+        ("n_pseudo_labelled", 3, PALETTE[0]),
+        ("acc", 4, PALETTE[1]),
+    )
+    for name, col, color in series:
+        ys = [np.nan if r.get(name) is None else float(r[name]) for r in rows]
+        past = [y if it <= current else np.nan for it, y in zip(its, ys, strict=True)]
+        fig.add_trace(  # the whole run, faded: where the scrubber is going
+            go.Scatter(
+                x=its, y=ys, mode="lines+markers", line={"color": "#cccccc"}, showlegend=False
+            ),
+            1,
+            col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=its,
+                y=past,
+                mode="lines+markers",
+                line={"color": color},
+                name=name,
+                showlegend=False,
+            ),
+            1,
+            col,
+        )
+        now = ys[its.index(current)]
+        fig.add_trace(
+            go.Scatter(
+                x=[current],
+                y=[now],
+                mode="markers",
+                marker={"size": 14, "symbol": "circle-open", "color": color, "line": {"width": 3}},
+                name=f"{name} now",
+                showlegend=False,
+            ),
+            1,
+            col,
+        )
+        fig.update_xaxes(title_text="iteration", dtick=1, row=1, col=col)
+        fig.add_vline(x=current, line_dash="dot", line_color="#888888", row=1, col=col)
+    for col in (2, 4):
+        fig.update_yaxes(range=[0, 1.02], row=1, col=col)
+    fig.update_yaxes(rangemode="tozero", row=1, col=3)
+    fig.update_layout(
+        height=360,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        title={"text": f"Algorithm 2, iteration {current} of {max(its)}", "x": 0},
+    )
+    return fig

@@ -6,11 +6,28 @@ import pandas as pd
 import streamlit as st
 
 from kingdra.baselines import run_baselines
-from kingdra.plots import agreement_heatmap, history_figure, member_accuracy_figure
+from kingdra.plots import (
+    agreement_heatmap,
+    history_figure,
+    member_accuracy_figure,
+    timeline_figure,
+)
 from kingdra.ui.graph_view import build_graph_view
-from kingdra.ui.history_view import agreement_matrix, iteration_rows, member_accuracies
+from kingdra.ui.history_view import (
+    agreement_matrix,
+    iteration_rows,
+    member_accuracies,
+    timeline_rows,
+)
 from kingdra.ui.layout import agreement_layout
 from kingdra.ui.widgets import get_session, need_training
+
+TIMELINE_METRICS = (  # label, timeline_rows column, format
+    ("mini-clusters", "n_mini_clusters", "{:,}"),
+    ("pseudo-labels", "n_pseudo_labelled", "{:,}"),
+    ("pseudo-label precision", "pseudo_precision", "{:.1%}"),
+    ("ACC", "acc", "{:.1%}"),
+)
 
 session = get_session()
 st.title("History")
@@ -21,12 +38,44 @@ ds = session.dataset
 snapshots = session.snapshots
 key = ("history", len(snapshots), snapshots[-1].iteration)
 rows = session.cached(key, lambda: iteration_rows(snapshots, ds.y))
+engine = session.engine
+engine_rows = timeline_rows(engine.history if engine else [], upto=snapshots[-1].iteration)
+
+
+def timeline(records: list[dict]) -> None:
+    """Algorithm 2 scrubbed iteration by iteration: what it trained on and what it gave."""
+    st.subheader("Algorithm 2, iteration by iteration")
+    if len(records) < 2:
+        st.caption("Run iterations on the Train page to scrub through them here.")
+        return
+    st.caption(
+        "Iteration i trains every member on the pseudo-labels of the mini-clusters Algorithm 1 "
+        "found on iteration i − 1's predictions; better members give purer and larger "
+        "mini-clusters, which give better members (the paper's Fig. 2)."
+    )
+    its = [r["iteration"] for r in records]
+    current = st.select_slider(
+        "iteration", options=its, value=its[-1], key="history_timeline_iteration"
+    )
+    at = its.index(current)
+    now, before = records[at], records[at - 1] if at else None
+    c = st.columns(4)
+    for col, (label, name, fmt) in zip(c, TIMELINE_METRICS, strict=True):
+        value = now[name]
+        delta = None
+        if before is not None and value is not None and before[name] is not None:
+            delta = fmt.format(value - before[name])
+        col.metric(label, "–" if value is None else fmt.format(value), delta)
+    st.plotly_chart(timeline_figure(records, current), key="history_timeline_chart")
+
 
 st.plotly_chart(history_figure(rows), key="history_chart")
 if len(rows) == 1:
     st.caption("One point so far: run iterations on the Train page to see the curves grow.")
 table = pd.DataFrame(rows).set_index("iteration")
 st.dataframe(table, width="stretch")
+
+timeline(engine_rows)
 
 st.subheader("Ensemble members")
 snap = snapshots[-1]

@@ -124,7 +124,7 @@ def test_train_form_rejects_bad_hidden_sizes():
 
 def test_train_form_over_clustering_reaches_the_config():
     at = _page(_app(), "train")
-    assert at.number_input(key="train_overcluster").value == 2  # the fast preset's
+    assert at.number_input(key="train_overcluster").value == 1  # the default preset's
     at.number_input(key="train_overcluster").set_value(3)
     at.button(key="train_start").click().run()
     _ok(at)
@@ -249,6 +249,33 @@ def test_history_page_and_baselines(trained):
     at.button(key="history_baselines").click().run()
     _ok(at)
     assert {r["name"] for r in trained.baselines} == {"kmeans", "agglomerative"}
+
+
+def test_history_timeline_scrubs_algorithm_2(trained):
+    at = _page(_with(trained), "history")
+    _ok(at)
+    scrub = at.select_slider(key="history_timeline_iteration")
+    assert scrub.options == ["0", "1"] and scrub.value == 1
+
+    def metrics() -> dict[str, str]:
+        return {m.label: m.value for m in at.metric}
+
+    def chart() -> dict:
+        return next(
+            s
+            for s in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+            if "Algorithm 2" in s["layout"].get("title", {}).get("text", "")
+        )
+
+    one = trained.engine.history[-1]
+    assert metrics()["pseudo-labels"] == f"{one['n_pseudo_labelled']:,}"
+    assert metrics()["ACC"] == f"{one['acc']:.1%}"
+    assert chart()["data"][0]["y"] == one["mini_cluster_sizes"]
+    scrub.set_value(0).run()
+    _ok(at)
+    assert metrics()["pseudo-labels"] == "–" and metrics()["ACC"] != "–"
+    assert "iteration 0 of 1" in chart()["layout"]["title"]["text"]
+    assert any("no pseudo-labels yet" in a["text"] for a in chart()["layout"]["annotations"])
 
 
 def test_checkpoint_round_trip_and_bad_upload(trained):

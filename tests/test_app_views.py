@@ -154,3 +154,23 @@ def test_validated_thresholds():
     for bad in [(0, 2, 4, 0.5), (3, 6, 4, 0.5), (3, 2, 0, 0.5), (3, 2, 4, 1.0), (3.5, 2, 4, 0)]:
         with pytest.raises(ValueError):
             Thresholds(*bad).validated(n_models=5, n_outputs=100)
+
+
+def test_timeline_rows_from_engine_history():
+    history = [
+        {"iteration": 0, "phase": "base", "acc": 0.5, "losses": {}},
+        {"iteration": 1, "acc": 0.6, "mini_cluster_sizes": [3, 0, 2], "n_pseudo_labelled": 5,
+         "coverage": 0.5, "pseudo_precision": float("nan")},
+        {"iteration": 1, "acc": 0.65, "mini_cluster_sizes": [4, 1, 2], "n_pseudo_labelled": 7,
+         "coverage": 0.7, "pseudo_precision": 1.0},
+        {"iteration": 2, "acc": 0.7, "mini_cluster_sizes": [4, 2, 2], "n_pseudo_labelled": 8},
+    ]  # fmt: skip
+    rows = history_view.timeline_rows(history, upto=1)
+    assert [r["iteration"] for r in rows] == [0, 1]
+    base, one = rows
+    assert base["acc"] == 0.5 and base["mini_cluster_sizes"] == []
+    assert base["n_pseudo_labelled"] is None and base["pseudo_precision"] is None
+    assert one["acc"] == 0.65 and one["n_mini_clusters"] == 3  # the last record wins
+    assert history_view.timeline_rows(history[:2])[1]["pseudo_precision"] is None  # NaN
+    assert history_view.timeline_rows(history)[2]["pseudo_precision"] is None  # no labels
+    assert history_view.timeline_rows([]) == []

@@ -148,3 +148,40 @@ def test_graph_of_a_sample_labels_its_edge_counts_as_among_the_drawn_nodes():
     whole = plots.graph_figure(xy, pos, neg, np.zeros(5, int), n_total=5)
     assert "positive edges (2)" in [t.name for t in whole.data]
     assert "5 nodes drawn" in whole.layout.title.text
+
+
+def _timeline():
+    from kingdra.ui.history_view import timeline_rows
+
+    history = [
+        {"iteration": 0, "phase": "base", "acc": 0.6},
+        {"iteration": 1, "acc": 0.7, "mini_cluster_sizes": [30, 20, 0], "n_pseudo_labelled": 50,
+         "coverage": 0.05, "pseudo_precision": 0.9},
+        {"iteration": 2, "acc": 0.8, "mini_cluster_sizes": [60, 40, 10], "n_pseudo_labelled": 110,
+         "coverage": 0.11, "pseudo_precision": 0.95},
+    ]  # fmt: skip
+    return timeline_rows(history)
+
+
+def test_timeline_marks_the_scrubbed_iteration_and_fades_the_rest():
+    rows = _timeline()
+    fig = plots.timeline_figure(rows, 1)
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert len(bars) == 1 and list(bars[0].y) == [30, 20, 0]
+    assert "iteration 1 of 2" in fig.layout.title.text
+    assert fig.layout.annotations[0].text == "mini-clusters trained on at iteration 1"
+    lines = [t for t in fig.data if t.type == "scatter"]
+    assert len(lines) == 9  # precision, count, ACC: all (faded), up to now, now
+    faded, past, now = lines[6:9]  # ACC
+    assert list(faded.y) == [0.6, 0.7, 0.8]
+    assert past.y[1] == 0.7 and np.isnan(past.y[2]) and list(now.x) == [1]
+    assert np.isnan(lines[0].y[0])  # the base ensemble has no pseudo-label precision
+    assert len(fig.layout.shapes) == 3  # a line at the scrubbed iteration in each curve
+
+
+def test_timeline_base_ensemble_says_no_pseudo_labels_yet():
+    fig = plots.timeline_figure(_timeline(), 0)
+    assert any("no pseudo-labels yet" in a.text for a in fig.layout.annotations)
+    assert fig.data[0].type == "bar" and len(fig.data[0].y) == 0
+    with pytest.raises(ValueError, match="iteration 5"):
+        plots.timeline_figure(_timeline(), 5)

@@ -66,3 +66,42 @@ def agreement_matrix(member_labels: np.ndarray) -> np.ndarray:
         for b in range(a + 1, m):
             out[a, b] = out[b, a] = adjusted_rand_score(labels[:, a], labels[:, b])
     return out
+
+
+def timeline_rows(history, upto: int | None = None) -> list[dict]:
+    """Algorithm 2 iteration by iteration, from ``engine.history`` (the paper's Fig. 2).
+
+    One row per iteration (0 = base ensemble): ``acc`` after it and, for iterations >= 1,
+    the pseudo-labels it trained on (``mini_cluster_sizes``, ``n_pseudo_labelled``,
+    ``coverage``, ``pseudo_precision``; None for the base ensemble, which trains on none).
+    The last record of an iteration wins (a resumed run may repeat one); ``upto`` drops the
+    iterations past the page's latest snapshot (the worker may be recording the next).
+    """
+    by_iteration: dict[int, dict] = {}
+    for record in list(history):
+        it = int(record.get("iteration", 0))
+        if upto is None or it <= upto:
+            by_iteration[it] = record
+    rows = []
+    for it in sorted(by_iteration):
+        r = by_iteration[it]
+        sizes = [int(s) for s in r.get("mini_cluster_sizes", [])] if it else []
+        rows.append(
+            {
+                "iteration": it,
+                "acc": _number(r.get("acc")),
+                "mini_cluster_sizes": sizes,
+                "n_mini_clusters": sum(s > 0 for s in sizes) if it else None,
+                "n_pseudo_labelled": _number(r.get("n_pseudo_labelled")) if it else None,
+                "coverage": _number(r.get("coverage")) if it else None,
+                "pseudo_precision": _number(r.get("pseudo_precision")) if it else None,
+            }
+        )
+    return rows
+
+
+def _number(value):
+    """A float or int as it is; None and NaN as None (JSON and tables show them alike)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
