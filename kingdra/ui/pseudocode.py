@@ -51,7 +51,7 @@ def algorithm1_lines(result, step: int, min_confidence: float = 0.0) -> Pseudoco
     >>> from kingdra.graph import get_clusters
     >>> r = get_clusters(np.array([[0, 1], [0, 1], [1, 0]]), k=2, t_pos=2, t_neg=2)
     >>> algorithm1_lines(r, 1).active
-    (8, 9, 10, 11)
+    (6, 8, 9, 10, 11)
     """
     steps = list(result.steps)
     if not 0 <= step <= len(steps):
