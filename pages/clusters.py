@@ -14,10 +14,11 @@ from kingdra.ui.clusters_view import (
     merge_table,
     png_bytes,
     sample_groups,
+    selection_csv,
     top_words,
     wrong_mask,
 )
-from kingdra.ui.graph_view import cluster_membership, run_algorithm, selected_ids
+from kingdra.ui.graph_view import chart_selection, cluster_membership, run_algorithm
 from kingdra.ui.layout import umap_layout
 from kingdra.ui.widgets import get_session, need_training
 
@@ -111,9 +112,24 @@ elif ukey in session.cache or st.button("Compute UMAP", key="clusters_umap"):
     event = st.plotly_chart(
         fig, key="clusters_umap_chart", on_select="rerun", selection_mode=("box", "lasso", "points")
     )
-    picked = [int(emb_index[i]) for i in selected_ids(event.selection.points)]
+    picked = [int(emb_index[i]) for i in chart_selection(event)]
     if picked:
         st.markdown(f"**{len(picked)} selected**")
+        st.download_button(
+            "Selection (CSV)",
+            selection_csv(
+                picked,
+                cluster=snap.labels,
+                mini_cluster=mini,
+                pseudo=pseudo_labels(result.clusters, n),
+                y=ds.y,
+                class_names=ds.class_names,
+            ),
+            file_name=f"{ds.name}-selection.csv",
+            mime="text/csv",
+            on_click="ignore",
+            key="clusters_export_selection",
+        )
         if ds.images is not None:
             st.image(
                 image_grid(ds.images[picked[:100]], n_cols=20, wrong=wrong[picked[:100]], cell=32)

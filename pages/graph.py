@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from kingdra.plots import sizes_figure, sweep_heatmaps
-from kingdra.pseudo import threshold_sweep
-from kingdra.ui.clusters_view import image_grid
+from kingdra.pseudo import pseudo_labels, threshold_sweep
+from kingdra.ui.clusters_view import image_grid, selection_csv
 from kingdra.ui.graph_view import (
     build_graph_view,
     chart_selection,
@@ -119,6 +119,21 @@ def show_selection(event, view) -> None:
         st.caption("Click a node (or lasso a few) to see the sample and its votes here.")
         return
     st.markdown(f"**{len(ids)} selected**")
+    st.download_button(
+        "Selection (CSV)",
+        selection_csv(
+            ids,
+            cluster=snap.labels,
+            mini_cluster=view.membership,
+            pseudo=pseudo_labels(view.result.clusters, n),
+            y=ds.y,
+            class_names=ds.class_names,
+        ),
+        file_name=f"graph-selection-it{snap.iteration}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="graph_export_selection",
+    )
     if ds.images is not None:
         st.image(image_grid(ds.images[ids[:30]], n_cols=5, cell=48))
     elif ds.texts is not None:

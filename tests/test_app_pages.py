@@ -222,6 +222,58 @@ def test_graph_page_says_why_a_node_is_in_its_mini_cluster(trained):
     assert any("strong negative edges among all 1,797 nodes" in c.value for c in at.caption)
 
 
+def _spy_selection_csv(monkeypatch) -> list[str]:
+    """Record what the pages export as a selection's CSV (the page imports it at each run)."""
+    from kingdra.ui import clusters_view
+
+    made: list[str] = []
+    real = clusters_view.selection_csv
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(clusters_view, "selection_csv", spy)
+    return made
+
+
+def test_graph_page_exports_the_selection_as_csv(trained, monkeypatch):
+    made = _spy_selection_csv(monkeypatch)
+    at = _page(_with(trained), "graph")
+    assert not [b for b in at.get("download_button") if "graph_export_selection" in b.proto.id]
+    at = _select(at, "graph_chart", [5, 3, 5])
+    _ok(at)
+    button = [b for b in at.get("download_button") if "graph_export_selection" in b.proto.id]
+    assert len(button) == 1 and button[0].proto.label == "Selection (CSV)"
+    lines = made[-1].splitlines()
+    assert lines[0] == "index,cluster,mini_cluster,pseudo_label,true_label,true_class"
+    assert [line.split(",")[0] for line in lines[1:]] == ["3", "5"]
+    y = trained.dataset.y
+    assert lines[1].split(",")[4] == str(y[3]) and lines[1].split(",")[1] == str(
+        trained.latest.labels[3]
+    )
+
+
+def test_clusters_page_exports_the_umap_selection_as_csv(trained, monkeypatch):
+    made = _spy_selection_csv(monkeypatch)
+    snap = trained.latest
+    key = ("umap-embedding", snap.iteration)
+    rng = np.random.default_rng(0)  # stands in for UMAP (seconds): the page reads the cache
+    trained.cache[key] = rng.normal(size=(len(snap.embedding_index), 2)).astype(np.float32)
+    try:
+        at = _page(_with(trained), "clusters")
+        _ok(at)
+        assert any("Box- or lasso-select" in c.value for c in at.caption)
+        at = _select(at, "clusters_umap_chart", [0, 2])
+        _ok(at)
+        keys = [b.proto.id for b in at.get("download_button")]
+        assert any("clusters_export_selection" in k for k in keys)
+        rows = made[-1].splitlines()[1:]
+        assert [r.split(",")[0] for r in rows] == [str(snap.embedding_index[i]) for i in (0, 2)]
+    finally:
+        del trained.cache[key]
+
+
 def test_graph_page_sweep(trained):
     at = _page(_with(trained), "graph")
     at.button(key="graph_sweep").click().run()

@@ -174,3 +174,19 @@ def test_timeline_rows_from_engine_history():
     assert history_view.timeline_rows(history[:2])[1]["pseudo_precision"] is None  # NaN
     assert history_view.timeline_rows(history)[2]["pseudo_precision"] is None  # no labels
     assert history_view.timeline_rows([]) == []
+
+
+def test_selection_csv_quotes_names_and_keeps_the_given_columns():
+    csv_text = clusters_view.selection_csv(
+        [2, 0],
+        cluster=np.array([1, 2, 3]),
+        pseudo=np.array([-1, 0, 1]),
+        y=np.array([0, 1, 0]),
+        class_names=["cat, small", "dog"],
+        names=["a.png", "b.png", 'c "x".png'],
+    )
+    lines = csv_text.splitlines()
+    assert lines[0] == "index,cluster,pseudo_label,true_label,true_class,name"
+    assert lines[1] == '2,3,1,0,"cat, small","c ""x"".png"'
+    assert lines[2] == '0,1,-1,0,"cat, small",a.png'
+    assert clusters_view.selection_csv([], cluster=np.array([1])) == "index,cluster\n"

@@ -5,6 +5,7 @@ Plain Python, no Streamlit: testable without a browser.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 
@@ -139,6 +140,47 @@ def labels_csv(labels: np.ndarray, *, pseudo: np.ndarray | None = None, y=None) 
     lines = [",".join(header)]
     lines.extend(",".join(str(int(v)) for v in row) for row in zip(*cols, strict=True))
     return "\n".join(lines) + "\n"
+
+
+def selection_csv(
+    ids: Sequence[int],
+    *,
+    cluster: np.ndarray | None = None,
+    mini_cluster: np.ndarray | None = None,
+    pseudo: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+) -> str:
+    """CSV of selected samples: index, then each given column at those rows.
+
+    ``cluster``, ``mini_cluster`` (``-1`` none), ``pseudo`` (``-1`` none) and ``y`` are
+    full-length arrays; ``class_names`` adds the true class's original name and ``names`` a
+    name per sample (file names, cluster names). Names are quoted as CSV needs.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    header = ["index"]
+    cols: list[list] = [ids.tolist()]
+    for title, values in (
+        ("cluster", cluster),
+        ("mini_cluster", mini_cluster),
+        ("pseudo_label", pseudo),
+        ("true_label", y),
+    ):
+        if values is not None:
+            header.append(title)
+            cols.append(np.asarray(values)[ids].astype(int).tolist())
+    if y is not None and class_names is not None:
+        header.append("true_class")
+        cols.append([str(class_names[int(v)]) for v in np.asarray(y)[ids]])
+    if names is not None:
+        header.append("name")
+        cols.append([str(names[int(i)]) for i in ids])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*cols, strict=True))
+    return out.getvalue()
 
 
 def sample_groups(
