@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from kingdra.config import PRESETS
+from kingdra.config import PRESETS, KingdraConfig
 from kingdra.plots import loss_curves_figure
 from kingdra.ui.session import DEFAULTS_ENV
 from kingdra.ui.train_view import (
@@ -33,6 +33,8 @@ def fill_form(preset: str, config=None) -> None:
     """Put the preset's values (or the current run's, when given) into the form's widgets."""
     for key, value in form_values(preset, environment(), config).items():
         st.session_state[f"train_{key}"] = value
+    base = config.base if config is not None else environment().get("base")
+    st.session_state["train_base_model"] = base or KingdraConfig.from_preset(preset).base
 
 
 def widget(container, field) -> None:

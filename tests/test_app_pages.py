@@ -40,12 +40,11 @@ def _ok(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-@pytest.fixture(scope="module")
-def trained():
-    """One app trained through the Train page (base ensemble + one iteration)."""
+def _train_through_the_page(overrides: dict):
+    """An app trained through the Train page (base ensemble + one iteration)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("KINGDRA_APP_SYNC", "1")
-    mp.setenv("KINGDRA_APP_DEFAULTS", json.dumps(TINY))
+    mp.setenv("KINGDRA_APP_DEFAULTS", json.dumps(overrides))
     at = _page(_app(), "train")
     at.button(key="train_start").click().run()
     _ok(at)
@@ -55,6 +54,18 @@ def trained():
     session = at.session_state["kingdra_session"]
     mp.undo()
     return session
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """One app trained through the Train page with the default preset, tiny."""
+    return _train_through_the_page(TINY)
+
+
+@pytest.fixture(scope="module")
+def trained_overclustered():
+    """The same with over-clustering (2k outputs per member, merged to k)."""
+    return _train_through_the_page({**TINY, "overcluster": 2})
 
 
 def _with(session) -> AppTest:
@@ -505,9 +516,10 @@ def test_progress_text_never_says_epoch_0_of_0():
     assert "epoch 1/3 · batch 2/10" in text and "estimating" in text
 
 
-def test_history_scores_members_on_the_final_clusters(trained):
+def test_history_scores_members_on_the_final_clusters(trained_overclustered):
     """With over-clustering the members output 2k fine clusters; their ACC must be on the k
     final clusters, the numbers in the engine's history, not on the fine outputs."""
+    trained = trained_overclustered
     assert trained.config.overcluster == 2
     at = _page(_with(trained), "history")
     _ok(at)
