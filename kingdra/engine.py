@@ -55,7 +55,7 @@ def check_data(X: Any, n_clusters: int) -> np.ndarray:
     if not finite.all():
         rows, cols = np.nonzero(~finite)
         raise ValueError(
-            f"X contains {rows.size} NaN or inf value(s), the first at row {rows[0]}, "
+            f"X contains {rows.size} value(s) that are NaN or infinity, the first at row {rows[0]}, "
             f"column {cols[0]} (rows {sorted(set(rows.tolist()))[:5]}); impute or drop those "
             "rows first (kingdra.load(..., drop_nonfinite=True) drops them)"
         )

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from kingdra.checkpoint import read_run, run_from_bytes_raw, run_to_bytes, save_run
 from kingdra.config import PRESETS, KingdraConfig, field_kind, preset_fields, settings
 from kingdra.device import resolve_device
-from kingdra.engine import KingdraEngine
+from kingdra.engine import KingdraEngine, check_data
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,9 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self
         """
         config = self.make_config()  # parameter errors first: they say what to fix
-        X = check_array(X, dtype=np.float32, ensure_min_samples=2)
+        # NaN / inf are reported by check_data with their row and column, not just "NaN".
+        X = check_array(X, dtype=np.float32, ensure_min_samples=2, ensure_all_finite=False)
+        X = check_data(X, 1)
         if X.shape[0] < config.n_clusters:
             raise ValueError(
                 f"X has {X.shape[0]} samples but n_clusters={config.n_clusters}; "
@@ -265,7 +267,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
 
     def _check_X(self, X) -> np.ndarray:
         check_is_fitted(self, "engine_")
-        X = check_array(X, dtype=np.float32)
+        X = check_data(check_array(X, dtype=np.float32, ensure_all_finite=False), 1)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but KingdraCluster is expecting "

@@ -214,3 +214,10 @@ def test_every_setting_is_an_estimator_parameter_and_a_cli_flag():
         assert params[name] == defaults[name]
     assert params["base"] is None and params["preset"] == "default"  # the preset's base
     assert KingdraCluster().make_config().base == "imsat"
+
+
+def test_fit_on_nan_names_the_row_and_column():
+    X = np.random.default_rng(0).random((20, 3))
+    X[4, 2] = np.nan
+    with pytest.raises(ValueError, match="row 4, column 2"):
+        KingdraCluster(n_clusters=2).fit(X)
