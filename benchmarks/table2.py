@@ -10,7 +10,8 @@ for every seed, on the same data:
 
 It prints mean ± std, the worst seed, seconds and the paper's figure beside each row, and
 writes ``benchmarks/results/table2-<dataset>.json`` as ``{"dataset", "n", "device",
-"commit", "command", "rows": {name: {"acc": [per seed], "seconds": [per seed]}}}``.
+"commit", "command", "rows": {name: {"acc": [per seed], "seconds": [per seed]}},
+"iterations": {Kingdra row: {seed: [per-iteration count, coverage, precision, ACC]}}}``.
 ``--rows`` picks a subset (e.g. ``--rows default,kmeans`` where the paper's preset would
 take hours on a CPU); ``--set field=value`` overrides a config field of every Kingdra run.
 """
@@ -62,6 +63,10 @@ ROW_GROUPS = {
 }
 
 
+#: What the JSON keeps of each run's history (the paper's Fig. 2: count, precision, ACC).
+ITERATION_KEYS = ("iteration", "n_pseudo_labelled", "coverage", "pseudo_precision", "acc")
+
+
 def kingdra_rows(X, y, preset, base, seed, device, titles, overrides) -> dict[str, tuple]:
     """(acc, seconds) of one member, the base ensemble and Kingdra, from one run."""
     settings = {"n_clusters": int(y.max()) + 1, "seed": seed, "base": base, **overrides}
@@ -76,7 +81,7 @@ def kingdra_rows(X, y, preset, base, seed, device, titles, overrides) -> dict[st
         single: (first["member_acc"][0], first["seconds"]),
         ensemble: (first["acc"], first["seconds"]),
         full: (last["acc"], total),
-    }
+    }, [{key: record.get(key) for key in ITERATION_KEYS} for record in engine.history]
 
 
 def commit() -> str:
@@ -153,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     X, y = np.asarray(ds.X, np.float32), np.asarray(ds.y)
     device = resolve_device(args.device)
     rows: dict[str, dict[str, list]] = {}
+    histories: dict[str, dict[str, list]] = {}  # Kingdra row -> seed -> per-iteration records
 
     def add(name, acc, seconds):
         row = rows.setdefault(name, {"acc": [], "seconds": []})
@@ -175,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             if preset == "paper" and i >= (args.paper_seeds or len(args.seeds)):
                 continue
             base = base or KingdraConfig.from_preset(preset).base
-            for name, (acc, secs) in kingdra_rows(
-                X, y, preset, base, seed, device, titles, overrides
-            ).items():
+            results, history = kingdra_rows(X, y, preset, base, seed, device, titles, overrides)
+            for name, (acc, secs) in results.items():
                 add(name, acc, secs)
+            histories.setdefault(titles[-1], {})[str(seed)] = history
         print(f"seed {seed} done", file=sys.stderr, flush=True)
 
     order = [name for group in ROW_GROUPS.values() for name in group]
@@ -213,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "overrides": overrides,
         "rows": rows,
+        "iterations": histories,
     }
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwrote {out}")

@@ -122,5 +122,7 @@ def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
     assert len(report["rows"]["Kingdra-Ladder-IM"]["acc"]) == 1  # --paper-seeds 1
     assert all(0.0 < a <= 1.0 for a in report["rows"]["K-means"]["acc"])
     assert report["seeds"] == [0, 1]
+    history = report["iterations"]["Kingdra (default)"]["0"]
+    assert [h["iteration"] for h in history] == [0, 1] and history[1]["coverage"] > 0
     assert table2.seed_list("1,3") == [1, 3] and table2.seed_list("2") == [0, 1]
     assert "| Kingdra (default) |" in capsys.readouterr().out
