@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(fit)
     fit.add_argument(
         "--preset",
-        default="default",
+        default="fast",
         choices=tuple(PRESETS),
         help="named settings (docs/presets.md); the options below override them (default: default)",
     )

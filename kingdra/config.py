@@ -543,7 +543,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
 }
 
-PRESETS["default"] = dict(
+PRESETS["imsat"] = dict(
     base="imsat",  # VAT self-augmentation; ladders: MNIST-5k 80 %, imsat 88 % (docs/benchmarks.md)
     n_models=10,  # digits seeds 1 / 3 (at 128-128): 5 members 87.7 / 81.1 %, 10: 90.2 / 93.3 %
     hidden=(256, 256),  # digits seed 0: 88.2 % at 128-128, 95.5 % at 256-256
@@ -562,4 +562,4 @@ PRESETS["default"] = dict(
 #: t_neg = m, one shared mistake (digits: every member splits the 1s) lets Algorithm 1 find
 #: only 7-9 of 10 mini-clusters; m - 1 found 10 of 10 (docs/benchmarks.md). The authors' code removes a node
 #: that agrees with the picked mini-cluster in 2 or more models, i.e. also m - 1.
-PRESET_T_NEG_MARGIN: dict[str, int] = {"fast": 1, "default": 1}
+PRESET_T_NEG_MARGIN: dict[str, int] = {"fast": 1, "imsat": 1}

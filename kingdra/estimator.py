@@ -106,7 +106,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         *,
         n_models=10,
         base=None,
-        preset="default",
+        preset="fast",
         hidden=None,
         noise_std=None,
         denoise_weights=None,

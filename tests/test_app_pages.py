@@ -135,7 +135,7 @@ def test_train_form_rejects_bad_hidden_sizes():
 
 def test_train_form_over_clustering_reaches_the_config():
     at = _page(_app(), "train")
-    assert at.number_input(key="train_overcluster").value == 1  # the default preset's
+    assert at.number_input(key="train_overcluster").value == 2  # the fast preset's
     at.number_input(key="train_overcluster").set_value(3)
     at.button(key="train_start").click().run()
     _ok(at)

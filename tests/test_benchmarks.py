@@ -104,7 +104,7 @@ def test_bench_ensemble_prints_one_ratio_per_width(monkeypatch, capsys):
 def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
     out = tmp_path / "t2.json"
     argv = ["--dataset", "digits", "--seeds", "2", "--paper-seeds", "1", "--device", "cpu"]
-    argv += ["--rows", "kmeans,ladder-im,default", "--out", str(out), *TINY]
+    argv += ["--rows", "kmeans,ladder-im,imsat", "--out", str(out), *TINY]
     assert table2.main(argv) == 0
     report = json.loads(out.read_text())
     assert report["dataset"] == "digits" and report["n"] == 1797
@@ -116,13 +116,13 @@ def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
         "Kingdra-Ladder-IM",
         "IMSAT (one member)",
         "IMSAT-ensemble",
-        "Kingdra (default)",
+        "Kingdra-IMSAT",
     ]
-    assert len(report["rows"]["Kingdra (default)"]["acc"]) == 2
+    assert len(report["rows"]["Kingdra-IMSAT"]["acc"]) == 2
     assert len(report["rows"]["Kingdra-Ladder-IM"]["acc"]) == 1  # --paper-seeds 1
     assert all(0.0 < a <= 1.0 for a in report["rows"]["K-means"]["acc"])
     assert report["seeds"] == [0, 1]
-    history = report["iterations"]["Kingdra (default)"]["0"]
+    history = report["iterations"]["Kingdra-IMSAT"]["0"]
     assert [h["iteration"] for h in history] == [0, 1] and history[1]["coverage"] > 0
     assert table2.seed_list("1,3") == [1, 3] and table2.seed_list("2") == [0, 1]
-    assert "| Kingdra (default) |" in capsys.readouterr().out
+    assert "| Kingdra-IMSAT |" in capsys.readouterr().out

@@ -212,8 +212,9 @@ def test_every_setting_is_an_estimator_parameter_and_a_cli_flag():
     defaults = {f.name: f.default for f in dataclasses.fields(KingdraConfig)}
     for name in ("n_clusters", "n_models", "stage"):
         assert params[name] == defaults[name]
-    assert params["base"] is None and params["preset"] == "default"  # the preset's base
-    assert KingdraCluster().make_config().base == "imsat"
+    assert params["base"] is None and params["preset"] == "fast"  # the preset's base
+    assert KingdraCluster().make_config().base == "ladder-im"
+    assert KingdraCluster(preset="imsat").make_config().base == "imsat"
 
 
 def test_fit_on_nan_names_the_row_and_column():
