@@ -15,9 +15,8 @@ st.markdown(
     """
 **Kingdra** (ICLR 2020) clusters unlabelled data without any labels:
 
-1. An **ensemble** of *m* networks is trained with an unsupervised clustering loss (by
-   default IMSAT networks with virtual adversarial self-augmentation; the paper's Ladder
-   networks are the `paper` preset).
+1. An **ensemble** of *m* networks (Ladder networks, or IMSAT networks with the `imsat`
+   preset) is trained with an unsupervised clustering loss.
 2. For every pair of points the members vote: a **strong positive edge** when at least
    `t_pos` members put the two in the same cluster, a **strong negative edge** when at least
    `t_neg` members separate them.
@@ -36,7 +35,7 @@ with col1:
 with col2:
     st.markdown(
         "**2. Train** the base ensemble: on an idle 2-core CPU digits takes about a minute "
-        "with the `default` preset; the progress bar shows the time left."
+        "with the `fast` preset; the progress bar shows the time left."
     )
     st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
 with col3:
