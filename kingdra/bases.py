@@ -18,13 +18,12 @@ import logging
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from kingdra.config import KingdraConfig
 from kingdra.imsat import MLPEnsemble, vat_loss
 from kingdra.ladder import LadderEnsemble
-from kingdra.losses import IMLoss, KingdraLoss
+from kingdra.losses import IMLoss, KingdraLoss, NeighborLoss, SupervisedCE
 from kingdra.neighbors import nearest_neighbors
 
 logger = logging.getLogger(__name__)
@@ -77,18 +76,20 @@ class ImsatObjective:
     def __init__(self, config: KingdraConfig) -> None:
         self.config = config
         self.im = IMLoss(config.mu)
+        self.neighbor = NeighborLoss()
+        self.ce = SupervisedCE()
         self.radius: torch.Tensor | None = None  # (n,) per-row VAT radius
-        self._data_id: int | None = None
+        self._data: torch.Tensor | None = None  # the rows it was computed for
 
     def prepare(self, X: torch.Tensor) -> None:
         """Per-row radius ``vat_eps * distance to the 10th nearest neighbour`` (cached)."""
-        if self._data_id == id(X) and self.radius is not None:
+        if self._data is X and self.radius is not None:
             return
         start = time.perf_counter()
         rank = min(VAT_NEIGHBOR_RANK, X.shape[0] - 1)
         distances, _ = nearest_neighbors(X, rank, return_distance=True)
         self.radius = self.config.vat_eps * distances[:, -1]
-        self._data_id = id(X)
+        self._data = X  # a reference, not id(X): a freed tensor's id can be reused
         logger.info(
             "VAT radius from %d-th neighbours of %d rows in %.1f s (mean %.3g)",
             rank,
@@ -114,18 +115,10 @@ class ImsatObjective:
         total = parts["vat"] + cfg.im_weight * im.total
         if n_neighbors:
             near = torch.softmax(logits[:, u : u + n_neighbors], dim=-1)
-            dot = (probs * near).sum(dim=-1).clamp_min(1e-8)
-            parts["neighbor"] = -torch.log(dot).mean(dim=1)
+            parts["neighbor"] = self.neighbor(probs, near)
             total = total + cfg.neighbor_weight * parts["neighbor"]
         if targets is not None and targets.shape[1] > 0:
-            sup_logits = logits[:, u + n_neighbors :]
-            ce = F.cross_entropy(
-                sup_logits.reshape(-1, sup_logits.shape[-1]),
-                targets.reshape(-1).clamp_min(0),
-                reduction="none",
-            ).reshape(targets.shape)
-            mask = (targets >= 0).float()
-            parts["sup"] = (ce * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+            parts["sup"] = self.ce(logits[:, u + n_neighbors :], targets)
             total = total + cfg.sup_weight * parts["sup"]
         parts["total"] = total
         return total.sum(), parts
