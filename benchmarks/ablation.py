@@ -1,0 +1,127 @@
+"""Ablation of one part of Kingdra, with and without it, on the same base ensemble.
+
+``python -m benchmarks.ablation --part fill --dataset digits --seeds 5`` trains the base
+ensemble of a preset once per seed, then runs Algorithm 2's iterations from a copy of that
+state once with the part and once without, and prints ACC per seed for both with the mean,
+std and the worst seed. Parts that act only in the iterations share the base phase, so the
+comparison isolates the part (and costs one base phase per seed, not two).
+
+Parts:
+
+- ``fill``: when Algorithm 1's confidence gate (``min_confidence``) passes no remaining node
+  before k picks, the last anchors are taken without the gate instead of stopping short of k.
+
+Writes ``benchmarks/results/ablation-<part>-<dataset>-<preset>.json`` as ``{"part", "dataset",
+"preset", "n", "device", "commit", "seeds", "with": [acc per seed], "without": [...],
+"base": [...], "iterations": {"with"|"without": {seed: [per-iteration records]}}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.table2 import ROOT, commit, parse_sets, seed_list
+from kingdra.checkpoint import run_from_bytes, run_to_bytes
+from kingdra.config import KingdraConfig
+from kingdra.data import load
+from kingdra.device import device_description, resolve_device
+from kingdra.engine import KingdraEngine
+
+
+def _set_fill(engine: KingdraEngine, on: bool) -> None:
+    engine.fill_gate = on
+
+
+#: part -> function(engine, on) that switches it on or off for the iterations.
+PARTS = {"fill": _set_fill}
+
+KEYS = ("iteration", "n_pseudo_labelled", "pseudo_precision", "mini_cluster_sizes", "acc")
+
+
+def run_seed(X, y, preset, seed, device, part, overrides) -> dict:
+    """Base phase once, then the iterations with and without ``part``."""
+    settings = {"n_clusters": int(y.max()) + 1, "seed": seed, **overrides}
+    config = KingdraConfig.from_preset(preset, **settings)
+    engine = KingdraEngine(X, config, y_eval=y, device=device)
+    start = time.perf_counter()
+    engine.train_base()
+    out = {"base": engine.history[-1]["acc"], "base_seconds": time.perf_counter() - start}
+    state = run_to_bytes(engine)  # weights, Adam and generator states: both branches alike
+    for name, on in (("with", True), ("without", False)):
+        run = run_from_bytes(state, X, y, device)
+        PARTS[part](run, on)
+        run.run()
+        out[name] = run.history[-1]["acc"]
+        out[name + "_iterations"] = [
+            {key: r.get(key) for key in KEYS} for r in run.history if r["phase"] == "iteration"
+        ]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=sorted(PARTS), required=True)
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--preset", default="imsat")
+    parser.add_argument("--seeds", default="3", help="a count (0..N-1) or a list like 0,3,4")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    revision = commit()
+    data = load(args.dataset, data_dir=args.data_dir) if args.data_dir else load(args.dataset)
+    X, y = data.X, data.y
+    device = resolve_device(args.device)
+    seeds = seed_list(args.seeds)
+    overrides = parse_sets(args.set)
+    results = {}
+    for seed in seeds:
+        results[seed] = run_seed(X, y, args.preset, seed, device, args.part, overrides)
+        r = results[seed]
+        print(
+            f"seed {seed}: base {100 * r['base']:.1f}, with {100 * r['with']:.1f}, "
+            f"without {100 * r['without']:.1f}",
+            flush=True,
+        )
+    report = {
+        "part": args.part,
+        "dataset": args.dataset,
+        "preset": args.preset,
+        "overrides": overrides,
+        "n": int(len(y)),
+        "device": device_description(device),
+        "commit": revision,
+        "command": "python -m benchmarks.ablation "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "seeds": seeds,
+        "base": [results[s]["base"] for s in seeds],
+        "with": [results[s]["with"] for s in seeds],
+        "without": [results[s]["without"] for s in seeds],
+        "iterations": {
+            name: {str(s): results[s][name + "_iterations"] for s in seeds}
+            for name in ("with", "without")
+        },
+    }
+    for name in ("base", "with", "without"):
+        acc = 100 * np.asarray(report[name])
+        print(f"{name:8s} {acc.mean():.1f} ± {acc.std():.1f} (worst {acc.min():.1f})")
+    name = f"ablation-{args.part}-{args.dataset}-{args.preset}.json"
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
