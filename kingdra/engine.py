@@ -16,10 +16,8 @@ Between steps everything is plain state (``probs``, ``member_labels``, ``confide
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-import warnings
 from typing import Any
 
 import numpy as np
@@ -29,6 +27,9 @@ from kingdra.alignment import align_members
 from kingdra.bases import build_members, build_objective
 from kingdra.config import KingdraConfig, Thresholds
 from kingdra.device import resolve_device
+from kingdra.history import Record
+from kingdra.history import load as load_history
+from kingdra.metrics import ari, cluster_accuracy, nmi, pseudo_label_quality
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,8 @@ class KingdraEngine:
     mini_clusters : list of int arrays or None
         The mini-clusters the next :meth:`train_iteration` uses (last complete set).
     history : list of dict
-        One JSON-safe record per trained phase: iteration 0 is the base ensemble.
+        One :class:`kingdra.history.Record` per trained phase (iteration 0 is the base
+        ensemble), in its JSON form.
     """
 
     def __init__(
@@ -230,14 +232,14 @@ class KingdraEngine:
         self.base_trained = True
         self._member_groups = None  # merged again from this base ensemble (overcluster > 1)
         self.predict()
-        record: dict[str, Any] = {
-            "iteration": 0,
-            "phase": "base",
-            "epochs": epochs,
-            "seconds": round(time.perf_counter() - start, 3),
-            "losses": losses,
-        }
-        record.update(self._evaluate())
+        record = Record(
+            iteration=0,
+            phase="base",
+            epochs=epochs,
+            seconds=round(time.perf_counter() - start, 3),
+            losses=losses,
+            **self._evaluate(),
+        ).to_json()
         self.history.append(record)
         logger.info("base ensemble trained in %.1f s: %s", record["seconds"], _brief(record))
 
@@ -358,15 +360,14 @@ class KingdraEngine:
         t_pos, t_neg, k, min_conf = Thresholds(t_pos, t_neg, k, min_conf).validated(
             m, self.config.n_outputs
         )
-        with _quiet_graph():  # its warning counts fine clusters as k; ours below does not
-            result = get_clusters(
-                self.member_labels,
-                int(k),
-                int(t_pos),
-                int(t_neg),
-                confidence=self.confidence,
-                min_confidence=float(min_conf),
-            )
+        result = get_clusters(
+            self.member_labels,
+            int(k),
+            int(t_pos),
+            int(t_neg),
+            confidence=self.confidence,
+            min_confidence=float(min_conf),
+        )
         self.graph = result
         clusters = [np.asarray(c, dtype=np.int64) for c in result.clusters]
         complete = len(clusters) == k and all(len(c) > 0 for c in clusters)
@@ -383,11 +384,10 @@ class KingdraEngine:
         elif self.mini_clusters is not None and self._mini_clusters_complete:
             self._kept_previous = True
             logger.warning(
-                "graph gave %d non-empty mini-clusters of %d wanted%s (t_pos=%d, t_neg=%d); "
+                "graph gave %d non-empty mini-clusters of %d wanted (t_pos=%d, t_neg=%d); "
                 "keeping the last complete set",
                 sum(len(c) > 0 for c in clusters),
                 k,
-                self._fine_note(),
                 t_pos,
                 t_neg,
             )
@@ -395,24 +395,12 @@ class KingdraEngine:
             self.mini_clusters = [c for c in clusters if len(c) > 0]
             self._mini_clusters_complete = False
             logger.warning(
-                "graph gave only %d non-empty mini-clusters of %d wanted%s and there is no "
-                "earlier complete set; training with those (lower t_pos/t_neg or min_confidence "
-                "to get more)",
+                "graph gave only %d non-empty mini-clusters of %d wanted and there is no earlier "
+                "complete set; training with those (lower t_pos/t_neg or min_confidence to get more)",
                 len(self.mini_clusters),
                 k,
-                self._fine_note(),
             )
         return result
-
-    def _fine_note(self) -> str:
-        """With over-clustering, why more mini-clusters are wanted than the caller's k."""
-        cfg = self.config
-        if cfg.overcluster == 1:
-            return ""
-        return (
-            f" (one per fine cluster: {cfg.overcluster} for each of the "
-            f"n_clusters={cfg.n_clusters} clusters)"
-        )
 
     def train_iteration(self, epochs: int | None = None, callback: Callback | None = None) -> None:
         """One semi-supervised iteration: pseudo-labels per member, train, predict, record.
@@ -438,24 +426,23 @@ class KingdraEngine:
         self.iteration += 1
         self.predict()
         n_labelled = int((self.pseudo_labels[:, 0] >= 0).sum())
-        record: dict[str, Any] = {
-            "iteration": self.iteration,
-            "phase": "iteration",
-            "epochs": epochs,
-            "seconds": round(time.perf_counter() - start, 3),
-            "losses": losses,
-            **getattr(self, "_graph_params", {}),
-            "kept_previous": bool(self._kept_previous),
-            "mini_cluster_sizes": [int(len(c)) for c in clusters],
-            "n_pseudo_labelled": n_labelled,
-            "coverage": n_labelled / self.n_samples,
-        }
+        precision = None
         if self.y_eval is not None and clusters:
-            from kingdra.metrics import pseudo_label_quality
-
-            quality = pseudo_label_quality(clusters, self.y_eval)
-            record["pseudo_precision"] = float(quality.precision)
-        record.update(self._evaluate())
+            precision = float(pseudo_label_quality(clusters, self.y_eval).precision)
+        record = Record(
+            iteration=self.iteration,
+            phase="iteration",
+            epochs=epochs,
+            seconds=round(time.perf_counter() - start, 3),
+            losses=losses,
+            **getattr(self, "_graph_params", {}),
+            kept_previous=bool(self._kept_previous),
+            mini_cluster_sizes=[int(len(c)) for c in clusters],
+            n_pseudo_labelled=n_labelled,
+            coverage=n_labelled / self.n_samples,
+            pseudo_precision=precision,
+            **self._evaluate(),
+        ).to_json()
         self.history.append(record)
         logger.info("iteration %d in %.1f s: %s", self.iteration, record["seconds"], _brief(record))
 
@@ -559,8 +546,6 @@ class KingdraEngine:
         """ACC / NMI / ARI of the ensemble and of each member against ``y_eval``."""
         if self.y_eval is None or self.probs is None:
             return {}
-        from kingdra.metrics import ari, cluster_accuracy, nmi
-
         y = self.y_eval
         pred = self.labels_
         members = self.final_member_labels()
@@ -714,31 +699,12 @@ class KingdraEngine:
         engine.k = int(meta.get("k", engine.k))
         engine.min_confidence = float(meta.get("min_confidence", engine.min_confidence))
         engine.epochs_iter = int(meta.get("epochs_iter", engine.epochs_iter))
-        engine.history = list(meta.get("history", []))
+        engine.history = load_history(meta.get("history", []))
         clusters = meta.get("mini_clusters")
         engine.mini_clusters = (
             None if clusters is None else [np.asarray(c, dtype=np.int64) for c in clusters]
         )
         return engine
-
-
-@contextlib.contextmanager
-def _quiet_graph():
-    """Drop ``kingdra.graph``'s own warning for one Algorithm 1 run.
-
-    Its "found 6 of k=6" counts the members' fine clusters as k; :meth:`KingdraEngine.build_graph`
-    says the same in the caller's terms (``n_clusters``), once.
-    """
-    graph_logger = logging.getLogger("kingdra.graph")
-    quiet = logging.Filter()
-    quiet.filter = lambda record: record.levelno < logging.WARNING  # type: ignore[method-assign]
-    graph_logger.addFilter(quiet)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            yield
-    finally:
-        graph_logger.removeFilter(quiet)
 
 
 def _check_epochs(value: Any, name: str = "epochs") -> int:

@@ -161,3 +161,38 @@ def test_file_is_plain_safetensors(blob):
     header = json.loads(blob[8 : 8 + size])
     assert header["__metadata__"]["format"] == "kingdra-run"
     assert set(load(blob)) == set(header) - {"__metadata__"}
+
+
+# Records as the first kingdra (793294f) wrote them: a base record, an iteration resumed from a
+# checkpoint (no thresholds recorded), and one trained without labels (no ACC, no precision).
+OLD_HISTORY = [
+    {"iteration": 0, "phase": "base", "epochs": 2, "seconds": 1.5, "losses": {"im": -1.2},
+     "acc": 0.8, "nmi": 0.7, "ari": 0.6, "member_acc": [0.8, 0.7, 0.75]},
+    {"iteration": 1, "phase": "iteration", "epochs": 1, "seconds": 0.5,
+     "losses": {"im": -1.3, "sup": 0.4}, "kept_previous": False,
+     "mini_cluster_sizes": [10, 12], "n_pseudo_labelled": 22, "coverage": 0.07,
+     "pseudo_precision": 1.0, "acc": 0.82, "nmi": 0.71, "ari": 0.62},
+    {"iteration": 2, "phase": "iteration", "epochs": 1, "seconds": 0.5, "losses": {},
+     "t_pos": 3, "t_neg": 2, "k": 20, "min_confidence": 0.0, "kept_previous": True,
+     "mini_cluster_sizes": [], "n_pseudo_labelled": 0, "coverage": 0.0},
+]  # fmt: skip
+
+
+def _with_history(blob: bytes, history) -> bytes:
+    (size,) = struct.unpack("<Q", blob[:8])
+    doc = json.loads(json.loads(blob[8 : 8 + size])["__metadata__"]["kingdra"])
+    doc["engine"]["history"] = history
+    return _rewrite_metadata(blob, kingdra=json.dumps(doc))
+
+
+def test_old_history_records_keep_loading(blob):
+    loaded = run_from_bytes(_with_history(blob, OLD_HISTORY), device="cpu")
+    assert loaded.history == OLD_HISTORY
+
+
+def test_damaged_history_record_says_which(blob):
+    damaged = [OLD_HISTORY[0], {**OLD_HISTORY[1], "acc": "high"}]
+    with pytest.raises(ValueError, match="record 1 is damaged: 'acc' must be a float"):
+        run_from_bytes(_with_history(blob, damaged), device="cpu")
+    with pytest.raises(ValueError, match="record 0 is damaged: .* needs an 'iteration'"):
+        run_from_bytes(_with_history(blob, [{"phase": "base"}]), device="cpu")

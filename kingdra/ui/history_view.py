@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
+from kingdra.history import Record
 from kingdra.metrics import cluster_accuracy
 from kingdra.ui.graph_view import run_algorithm, summarize
 
@@ -77,24 +78,24 @@ def timeline_rows(history, upto: int | None = None) -> list[dict]:
     The last record of an iteration wins (a resumed run may repeat one); ``upto`` drops the
     iterations past the page's latest snapshot (the worker may be recording the next).
     """
-    by_iteration: dict[int, dict] = {}
-    for record in list(history):
-        it = int(record.get("iteration", 0))
-        if upto is None or it <= upto:
-            by_iteration[it] = record
+    by_iteration: dict[int, Record] = {}
+    for data in list(history):
+        record = Record.from_json(data)
+        if upto is None or record.iteration <= upto:
+            by_iteration[record.iteration] = record
     rows = []
     for it in sorted(by_iteration):
         r = by_iteration[it]
-        sizes = [int(s) for s in r.get("mini_cluster_sizes", [])] if it else []
+        sizes = list(r.mini_cluster_sizes or []) if it else []
         rows.append(
             {
                 "iteration": it,
-                "acc": _number(r.get("acc")),
+                "acc": _number(r.acc),
                 "mini_cluster_sizes": sizes,
                 "n_mini_clusters": sum(s > 0 for s in sizes) if it else None,
-                "n_pseudo_labelled": _number(r.get("n_pseudo_labelled")) if it else None,
-                "coverage": _number(r.get("coverage")) if it else None,
-                "pseudo_precision": _number(r.get("pseudo_precision")) if it else None,
+                "n_pseudo_labelled": _number(r.n_pseudo_labelled) if it else None,
+                "coverage": _number(r.coverage) if it else None,
+                "pseudo_precision": _number(r.pseudo_precision) if it else None,
             }
         )
     return rows

@@ -1,0 +1,37 @@
+"""The run-history record: its JSON form is what the engine, checkpoint and CLI keep."""
+
+import math
+
+import pytest
+
+from kingdra.history import Record, load
+
+
+def test_json_form_leaves_unknown_fields_out_and_reads_back():
+    record = Record(iteration=1, phase="iteration", epochs=2, coverage=0.25, member_acc=[0.5])
+    data = record.to_json()
+    assert data == {"iteration": 1, "phase": "iteration", "epochs": 2, "coverage": 0.25,
+                    "member_acc": [0.5]}  # fmt: skip
+    assert Record.from_json(data) == record
+
+
+def test_reading_fills_phase_ignores_unknown_keys_and_keeps_nan():
+    (base, it) = load([{"iteration": 0, "future_key": 1}, {"iteration": 3, "acc": math.nan}])
+    assert base == {"iteration": 0, "phase": "base"}
+    assert it["phase"] == "iteration" and math.isnan(it["acc"])
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("not a list", "a list of records"),
+        ([[1, 2]], "record 0 is damaged: a history record is a dict"),
+        ([{"iteration": True}], "'iteration' must be an int"),
+        ([{"iteration": 1, "member_acc": 0.5}], "'member_acc' must be a list"),
+        ([{"iteration": 1, "losses": {"im": "low"}}], "'losses.im' must be a float"),
+        ([{"iteration": 1, "kept_previous": 1}], "'kept_previous' must be a bool"),
+    ],
+)
+def test_damaged_history_raises_saying_what(bad, message):
+    with pytest.raises(ValueError, match=message):
+        load(bad)
