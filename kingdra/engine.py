@@ -16,8 +16,10 @@ Between steps everything is plain state (``probs``, ``member_labels``, ``confide
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -360,14 +362,15 @@ class KingdraEngine:
         t_pos, t_neg, k, min_conf = Thresholds(t_pos, t_neg, k, min_conf).validated(
             m, self.config.n_outputs
         )
-        result = get_clusters(
-            self.member_labels,
-            int(k),
-            int(t_pos),
-            int(t_neg),
-            confidence=self.confidence,
-            min_confidence=float(min_conf),
-        )
+        with _quiet_graph():  # its warning counts fine clusters as k; ours below does not
+            result = get_clusters(
+                self.member_labels,
+                int(k),
+                int(t_pos),
+                int(t_neg),
+                confidence=self.confidence,
+                min_confidence=float(min_conf),
+            )
         self.graph = result
         clusters = [np.asarray(c, dtype=np.int64) for c in result.clusters]
         complete = len(clusters) == k and all(len(c) > 0 for c in clusters)
@@ -384,10 +387,11 @@ class KingdraEngine:
         elif self.mini_clusters is not None and self._mini_clusters_complete:
             self._kept_previous = True
             logger.warning(
-                "graph gave %d non-empty mini-clusters of %d wanted (t_pos=%d, t_neg=%d); "
+                "graph gave %d non-empty mini-clusters of %d wanted%s (t_pos=%d, t_neg=%d); "
                 "keeping the last complete set",
                 sum(len(c) > 0 for c in clusters),
                 k,
+                self._fine_note(),
                 t_pos,
                 t_neg,
             )
@@ -395,12 +399,24 @@ class KingdraEngine:
             self.mini_clusters = [c for c in clusters if len(c) > 0]
             self._mini_clusters_complete = False
             logger.warning(
-                "graph gave only %d non-empty mini-clusters of %d wanted and there is no earlier "
-                "complete set; training with those (lower t_pos/t_neg or min_confidence to get more)",
+                "graph gave only %d non-empty mini-clusters of %d wanted%s and there is no "
+                "earlier complete set; training with those (lower t_pos/t_neg or min_confidence "
+                "to get more)",
                 len(self.mini_clusters),
                 k,
+                self._fine_note(),
             )
         return result
+
+    def _fine_note(self) -> str:
+        """With over-clustering, why more mini-clusters are wanted than the caller's k."""
+        cfg = self.config
+        if cfg.overcluster == 1:
+            return ""
+        return (
+            f" (one per fine cluster: {cfg.overcluster} for each of the "
+            f"n_clusters={cfg.n_clusters} clusters)"
+        )
 
     def train_iteration(self, epochs: int | None = None, callback: Callback | None = None) -> None:
         """One semi-supervised iteration: pseudo-labels per member, train, predict, record.
@@ -705,6 +721,25 @@ class KingdraEngine:
             None if clusters is None else [np.asarray(c, dtype=np.int64) for c in clusters]
         )
         return engine
+
+
+@contextlib.contextmanager
+def _quiet_graph():
+    """Drop ``kingdra.graph``'s own warning for one Algorithm 1 run.
+
+    Its "found 6 of k=6" counts the members' fine clusters as k; :meth:`KingdraEngine.build_graph`
+    says the same in the caller's terms (``n_clusters``), once.
+    """
+    graph_logger = logging.getLogger("kingdra.graph")
+    quiet = logging.Filter()
+    quiet.filter = lambda record: record.levelno < logging.WARNING  # type: ignore[method-assign]
+    graph_logger.addFilter(quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        graph_logger.removeFilter(quiet)
 
 
 def _check_epochs(value: Any, name: str = "epochs") -> int:
