@@ -20,8 +20,13 @@ import logging
 import time
 
 import numpy as np
+from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
+from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
+
+from kingdra import lazy
+from kingdra.metrics import ari, cluster_accuracy, nmi
 
 logger = logging.getLogger(__name__)
 
@@ -43,23 +48,17 @@ def _seed(random_state) -> int:
 
 def kmeans_labels(X, k, random_state=None, n_init=10) -> np.ndarray:
     """K-means (k-means++ initialisation, ``n_init`` restarts) on the raw features."""
-    from sklearn.cluster import KMeans
-
     model = KMeans(n_clusters=k, n_init=n_init, random_state=_seed(random_state))
     return model.fit_predict(X).astype(np.int64)
 
 
 def agglomerative_labels(X, k, random_state=None) -> np.ndarray:
     """Agglomerative clustering with Ward linkage (deterministic; ``random_state`` unused)."""
-    from sklearn.cluster import AgglomerativeClustering
-
     return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(X).astype(np.int64)
 
 
 def spectral_labels(X, k, random_state=None, n_neighbors=10) -> np.ndarray:
     """Spectral clustering on a symmetric k-nearest-neighbours affinity graph."""
-    from sklearn.cluster import SpectralClustering
-
     model = SpectralClustering(
         n_clusters=k,
         affinity="nearest_neighbors",
@@ -72,17 +71,18 @@ def spectral_labels(X, k, random_state=None, n_neighbors=10) -> np.ndarray:
 
 def umap_gmm_labels(X, k, random_state=None, n_components=10, n_neighbors=15) -> np.ndarray:
     """UMAP to ``n_components`` dimensions, then a full-covariance Gaussian mixture of ``k``."""
-    import umap  # heavy import (numba): only when this baseline runs
-    from sklearn.mixture import GaussianMixture
-
     seed = _seed(random_state)
-    embedding = umap.UMAP(
-        n_components=n_components,
-        n_neighbors=n_neighbors,
-        min_dist=0.0,
-        random_state=seed,
-        n_jobs=1,
-    ).fit_transform(X)
+    embedding = (
+        lazy.umap()
+        .UMAP(
+            n_components=n_components,
+            n_neighbors=n_neighbors,
+            min_dist=0.0,
+            random_state=seed,
+            n_jobs=1,
+        )
+        .fit_transform(X)
+    )
     gmm = GaussianMixture(n_components=k, covariance_type="full", n_init=3, random_state=seed)
     return gmm.fit_predict(embedding).astype(np.int64)
 
@@ -118,8 +118,6 @@ def run_baselines(X, k, y=None, which=BASELINES, random_state=None) -> list[dict
         ``seconds``, ``skipped`` (None or the reason) and ``acc``/``nmi``/``ari`` when ``y``
         is given and the baseline ran.
     """
-    from kingdra.metrics import ari, cluster_accuracy, nmi
-
     X = check_array(X, dtype=np.float64, ensure_2d=True)
     n = X.shape[0]
     if isinstance(which, str):

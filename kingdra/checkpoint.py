@@ -35,6 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from kingdra import __version__
+from kingdra.engine import KingdraEngine
 
 FORMAT = "kingdra-run"
 FORMAT_VERSION = 1
@@ -63,8 +68,6 @@ class SavedRun:
 
     def engine(self, X: Any = None, y_eval: Any = None, device: str = "auto"):
         """Build the :class:`~kingdra.engine.KingdraEngine` (``X`` is needed to train on)."""
-        from kingdra.engine import KingdraEngine
-
         return KingdraEngine.from_saved(
             self.tensors, self.engine_meta, X=X, y_eval=y_eval, device=device
         )
@@ -106,10 +109,6 @@ def run_to_bytes(
         Keep Adam's state so training resumes exactly; ``False`` makes the file about
         three times smaller (resumed training then restarts Adam's moments).
     """
-    from safetensors.torch import save
-
-    from kingdra import __version__
-
     tensors, meta = _engine_parts(engine, include_optimizer)
     doc = {
         "engine": meta,
@@ -196,9 +195,6 @@ def run_from_bytes_raw(data: bytes, source: str = "the file") -> SavedRun:
         Not a safetensors file, a safetensors file that kingdra did not write, a file from a
         newer kingdra, a truncated file, or one whose contents fail the checksum.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError(f"expected the bytes of a run file, got {type(data).__name__}")
     data = bytes(data)

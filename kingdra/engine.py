@@ -29,9 +29,13 @@ from kingdra.alignment import align_members
 from kingdra.bases import build_members, build_objective
 from kingdra.config import KingdraConfig, Thresholds
 from kingdra.device import resolve_device
+from kingdra.graph import get_clusters
 from kingdra.history import Record
 from kingdra.history import load as load_history
-from kingdra.metrics import ari, cluster_accuracy, nmi, pseudo_label_quality
+from kingdra.merge import fine_affinity, merge_map, merge_probs
+from kingdra.metrics import ari, cluster_accuracy, nmi
+from kingdra.neighbors import nearest_neighbors
+from kingdra.pseudo import member_pseudo_labels, pseudo_label_quality
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
@@ -206,8 +210,6 @@ class KingdraEngine:
         """(n, n_neighbors) input-space nearest neighbours of every row (cached)."""
         X = self._require_data()
         if self._neighbors is None:
-            from kingdra.neighbors import nearest_neighbors
-
             start = time.perf_counter()
             self._neighbors = nearest_neighbors(X, self.config.n_neighbors)
             logger.info(
@@ -284,8 +286,6 @@ class KingdraEngine:
         sharpen the fine clusters, and their pieces of one class share fewer neighbours);
         each member keeps that map for the rest of the run.
         """
-        from kingdra.merge import merge_map
-
         cfg = self.config
         fine = self._aligned_fine_mean()
         groups = merge_map(
@@ -317,8 +317,6 @@ class KingdraEngine:
         their final cluster (fixed after the base phase) and ``affinity`` (u, u) their
         size-normalised k-NN edge counts (:func:`kingdra.merge.fine_affinity`).
         """
-        from kingdra.merge import fine_affinity
-
         if self.config.overcluster == 1 or self._member_groups is None:
             raise ValueError("no merge in this run: it needs overcluster > 1 and train_base()")
         fine = self._aligned_fine_mean().argmax(axis=1)
@@ -350,8 +348,6 @@ class KingdraEngine:
         -------
         kingdra.graph.GetClustersResult
         """
-        from kingdra.graph import get_clusters
-
         if self.member_labels is None:
             raise ValueError("no predictions yet: call train_base() (or predict()) first")
         m = self.config.n_models
@@ -423,8 +419,6 @@ class KingdraEngine:
 
         Uses :attr:`mini_clusters` (calls :meth:`build_graph` first if there are none).
         """
-        from kingdra.pseudo import member_pseudo_labels
-
         if not self.base_trained:
             raise ValueError("call train_base() before train_iteration()")
         epochs = self.epochs_iter if epochs is None else _check_epochs(epochs)
@@ -497,8 +491,6 @@ class KingdraEngine:
         """(m, n, n_outputs) member probabilities -> (n, n_clusters) final probabilities."""
         if self.config.overcluster == 1:
             return self._aligned_mean(probs)
-        from kingdra.merge import merge_probs
-
         if self._member_groups is None:
             raise ValueError("no merge yet: call train_base() (or predict()) first")
         members = range(1) if self.config.stage == "single" else range(len(probs))

@@ -14,13 +14,22 @@ import threading
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HEAVY", "warm_in_background"]
+__all__ = ["HEAVY", "umap", "warm_in_background"]
 
 # In the order the pages need them: the engine (torch), the figures, the graph view, the UMAP
 # layout. (Streamlit itself imports plotly.)
 HEAVY = ("torch", "kingdra.engine", "kingdra.plots", "kingdra.ui.graph_view", "umap")
 
 _started = threading.Event()
+
+
+def umap():
+    """The ``umap`` module, imported on first use: numba compiles it on import (seconds).
+
+    The one lazy import of the library outside ``kingdra/__init__.py``: the UMAP layout and
+    baseline call this, so importing their modules (the Clusters and History pages) stays fast.
+    """
+    return importlib.import_module("umap")
 
 
 def warm_in_background(modules: tuple[str, ...] = HEAVY) -> threading.Thread | None:

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import warnings
 
+import networkx as nx
 import numpy as np
+from sklearn.cluster import SpectralClustering
 
 
 def merge_map(
@@ -115,8 +117,6 @@ def _pairs(affinity: np.ndarray) -> np.ndarray:
     holds about two; the matching uses that prior and, unlike spectral clustering, cannot
     give one group three pieces and another one (seen on digits: 93 % -> 83 % ACC).
     """
-    import networkx as nx
-
     graph = nx.Graph()
     n = affinity.shape[0]
     for a in range(n):
@@ -165,8 +165,6 @@ def _repair_forced_pairs(groups: np.ndarray, affinity: np.ndarray) -> np.ndarray
 
 
 def _spectral(affinity: np.ndarray, n_clusters: int, random_state: int) -> np.ndarray:
-    from sklearn.cluster import SpectralClustering
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "graph is not fully connected"
         return SpectralClustering(

@@ -6,11 +6,13 @@ predicted and true numbers of clusters may differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+# Pseudo-label precision and coverage are measured where pseudo-labels are made; listed here
+# too, beside the other scores.
+from kingdra.pseudo import PseudoLabelQuality, pseudo_label_quality
 
 __all__ = [
     "PseudoLabelQuality",
@@ -93,76 +95,3 @@ def ari(y_true, y_pred) -> float:
     """Adjusted Rand index (scikit-learn's `adjusted_rand_score`)."""
     y_true, y_pred = _check_pair(y_true, y_pred)
     return float(adjusted_rand_score(y_true, y_pred))
-
-
-@dataclass(frozen=True)
-class PseudoLabelQuality:
-    """How good the mini-clusters are as pseudo-labels, measured against ground truth.
-
-    Attributes
-    ----------
-    precision : float
-        Among pseudo-labelled points, the fraction whose true class is the majority true
-        class of their mini-cluster (NaN when no point is labelled).
-    coverage : float
-        Pseudo-labelled points / n. A point in two mini-clusters is ambiguous and unlabelled.
-    n_labelled : int
-        Number of pseudo-labelled points.
-    per_cluster : list of dict
-        Per mini-cluster: ``size`` (all members), ``majority`` (most common true class of its
-        members, the first in sorted order on ties) and ``purity`` (fraction of its members
-        with that class; NaN for an empty mini-cluster).
-    """
-
-    precision: float
-    coverage: float
-    n_labelled: int
-    per_cluster: list[dict]
-
-
-def pseudo_label_quality(clusters, y_true) -> PseudoLabelQuality:
-    """Precision (purity) and coverage of mini-clusters as pseudo-labels.
-
-    Parameters
-    ----------
-    clusters : list of array_like of int
-        Mini-clusters as node indices into ``y_true``.
-    y_true : array_like, shape (n,)
-        Ground-truth classes, any values.
-
-    Examples
-    --------
-    >>> q = pseudo_label_quality([[0, 1, 2], [3, 4]], [0, 0, 1, 1, 1, 2])
-    >>> round(q.precision, 3), round(q.coverage, 3), q.n_labelled
-    (0.8, 0.833, 5)
-    """
-    from kingdra.pseudo import pseudo_labels
-
-    y_true = np.asarray(y_true)
-    if y_true.ndim != 1 or len(y_true) == 0:
-        raise ValueError(f"y_true must be a non-empty 1-D array; got shape {y_true.shape}")
-    n = len(y_true)
-    assigned = pseudo_labels(clusters, n)  # validates the indices
-    _, true_idx = np.unique(y_true, return_inverse=True)
-    true_idx = true_idx.ravel()
-    true_values = np.unique(y_true)
-    majority = np.full(len(clusters), -1, dtype=np.int64)
-    per_cluster = []
-    for i, cluster in enumerate(clusters):
-        members = np.asarray(cluster, dtype=np.int64)
-        if len(members) == 0:
-            per_cluster.append({"size": 0, "majority": None, "purity": float("nan")})
-            continue
-        counts = np.bincount(true_idx[members], minlength=len(true_values))
-        majority[i] = int(np.argmax(counts))
-        per_cluster.append(
-            {
-                "size": int(len(members)),
-                "majority": true_values[majority[i]].item(),
-                "purity": float(counts[majority[i]] / len(members)),
-            }
-        )
-    labelled = np.flatnonzero(assigned >= 0)
-    correct = int((true_idx[labelled] == majority[assigned[labelled]]).sum())
-    precision = correct / len(labelled) if len(labelled) else float("nan")
-    return PseudoLabelQuality(float(precision), len(labelled) / n, int(len(labelled)), per_cluster)

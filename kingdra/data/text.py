@@ -8,6 +8,13 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import fetch_20newsgroups
+from sklearn.datasets._twenty_newsgroups import (
+    strip_newsgroup_footer,
+    strip_newsgroup_header,
+    strip_newsgroup_quoting,
+)
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .dataset import DataError, Dataset, MissingDataError, encode_labels
 from .download import ProgressCallback, data_home, download, file_digest, mirrors
@@ -39,8 +46,6 @@ def texts_to_tfidf(
     `y` holds raw label values (encoded here) unless `class_names` is given, in which case it
     is already 0..c-1.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     if max_features is not None and (not isinstance(max_features, int) or max_features < 1):
         raise DataError(f"max_features={max_features!r}: give a positive integer or None.")
     vectorizer = TfidfVectorizer(
@@ -157,12 +162,6 @@ def _check_remove(remove) -> tuple[str, ...]:
 
 
 def _strip(text: str, remove: tuple[str, ...]) -> str:
-    from sklearn.datasets._twenty_newsgroups import (
-        strip_newsgroup_footer,
-        strip_newsgroup_header,
-        strip_newsgroup_quoting,
-    )
-
     if "headers" in remove:
         text = strip_newsgroup_header(text)
     if "footers" in remove:
@@ -249,8 +248,6 @@ def read_20news_folders(
 
 
 def _from_sklearn_cache(folder: Path, tfidf: dict, remove: tuple[str, ...]) -> Dataset:
-    from sklearn.datasets import fetch_20newsgroups
-
     logger.info("reading scikit-learn's 20news cache in %s", folder)
     try:
         bunch = fetch_20newsgroups(

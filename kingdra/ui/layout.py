@@ -13,6 +13,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from kingdra import lazy
 from kingdra.engine import align_members
 from kingdra.plots import limit_pairs
 
@@ -87,10 +88,8 @@ def spring_layout(
 
 def umap_layout(features: np.ndarray, seed: int = 0, n_neighbors: int = 15) -> np.ndarray:
     """2-D UMAP of ``features`` (ensemble probabilities or a learned representation)."""
-    import umap  # lazy: numba compiles on import (seconds); kingdra.lazy warms it early
-
     features = np.asarray(features, dtype=np.float32)
     if len(features) <= n_neighbors + 1:
         raise ValueError(f"UMAP needs more than {n_neighbors + 1} points, got {len(features)}")
-    reducer = umap.UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed, n_jobs=1)
+    reducer = lazy.umap().UMAP(n_components=2, n_neighbors=n_neighbors, random_state=seed, n_jobs=1)
     return reducer.fit_transform(features)
