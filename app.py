@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/graph.py", title="Graph", icon=":material/hub:"),
     st.Page("pages/clusters.py", title="Clusters", icon=":material/grid_view:"),
     st.Page("pages/history.py", title="History", icon=":material/monitoring:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
 ]
 
 page = st.navigation(PAGES)
