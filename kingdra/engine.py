@@ -1,4 +1,4 @@
-"""The Kingdra loop (paper Algorithm 2) as explicit steps with inspectable state.
+"""The state of the Kingdra loop (paper Algorithm 2, run by :mod:`kingdra.algorithm2`).
 
 ::
 
@@ -25,17 +25,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from kingdra import algorithm2
 from kingdra.alignment import align_members
 from kingdra.bases import build_members, build_objective
 from kingdra.config import KingdraConfig, Thresholds
 from kingdra.device import resolve_device
 from kingdra.graph import get_clusters
-from kingdra.history import Record
 from kingdra.history import load as load_history
 from kingdra.merge import fine_affinity, merge_map, merge_probs
 from kingdra.metrics import ari, cluster_accuracy, nmi
 from kingdra.neighbors import nearest_neighbors
-from kingdra.pseudo import member_pseudo_labels, pseudo_label_quality
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
@@ -199,8 +198,13 @@ class KingdraEngine:
             raise ValueError("this engine has no data; pass X to from_saved() or set_data()")
         return self.X
 
-    def _train(self, epochs, phase, callback, pseudo=None) -> dict[str, float]:
-        """Run the trainer on the attached data; the model is left in eval mode."""
+    def train_members(self, epochs, phase, callback=None, pseudo=None) -> dict[str, float]:
+        """Train every member ``epochs`` epochs on the attached data; mean loss parts.
+
+        ``phase``: "base" or "iteration"; ``pseudo``: (n, m) pseudo-labels, -1 for none. The
+        model is left in eval mode. Predictions and history are not updated (see
+        :mod:`kingdra.algorithm2`).
+        """
         neighbors = self._neighbor_table() if self.config.neighbor_weight > 0 else None
         return self.trainer.train_epochs(
             self._require_data(), epochs, phase, callback, pseudo, neighbors, self.iteration
@@ -231,21 +235,7 @@ class KingdraEngine:
             Receives a :class:`Progress` per batch and per epoch.
         """
         epochs = self.config.epochs_base if epochs is None else _check_epochs(epochs)
-        start = time.perf_counter()
-        losses = self._train(epochs, "base", callback)
-        self.base_trained = True
-        self._member_groups = None  # merged again from this base ensemble (overcluster > 1)
-        self.predict()
-        record = Record(
-            iteration=0,
-            phase="base",
-            epochs=epochs,
-            seconds=round(time.perf_counter() - start, 3),
-            losses=losses,
-            **self._evaluate(),
-        ).to_json()
-        self.history.append(record)
-        logger.info("base ensemble trained in %.1f s: %s", record["seconds"], _brief(record))
+        algorithm2.base_ensemble(self, epochs, callback)
 
     @torch.no_grad()
     def member_probs(self, X: Any | None = None) -> np.ndarray:
@@ -266,15 +256,19 @@ class KingdraEngine:
         ]
         return torch.cat(chunks, dim=1).numpy()
 
-    def predict(self) -> np.ndarray:
-        """Cache ``probs`` (m, n, k), ``member_labels`` and ``confidence`` (n, m); return labels."""
+    def predict(self, merge: bool = False) -> np.ndarray:
+        """Cache ``probs`` (m, n, k), ``member_labels`` and ``confidence`` (n, m); return labels.
+
+        ``merge``: map the fine clusters to the final ones again (``overcluster > 1``; done
+        once, after the base phase, and kept for the rest of the run).
+        """
         self.probs = self.member_probs()
         self.member_labels = self.probs.argmax(axis=2).T.astype(np.int64)  # (n, m)
         self.confidence = self.probs.max(axis=2).T  # (n, m)
         self._alignment = align_members(
             self.member_labels, self.config.n_outputs, reference=None, probs=self.probs, refine=3
         )
-        if self.config.overcluster > 1 and self._member_groups is None:
+        if self.config.overcluster > 1 and (merge or self._member_groups is None):
             self._member_groups = self._merge_members()
         return self.member_labels
 
@@ -426,35 +420,10 @@ class KingdraEngine:
             self.predict()
         if self.mini_clusters is None:
             self.build_graph()
-        start = time.perf_counter()
-        clusters = self.mini_clusters
-        pseudo = member_pseudo_labels(clusters, self.member_labels, self.config.n_outputs)
-        self.pseudo_labels = np.asarray(pseudo, dtype=np.int64)  # (n, m)
-        if not (self.pseudo_labels >= 0).any():
-            logger.warning("no pseudo-labelled points: this iteration trains unsupervised only")
-        losses = self._train(epochs, "iteration", callback, self.pseudo_labels)
-        self.iteration += 1
-        self.predict()
-        n_labelled = int((self.pseudo_labels[:, 0] >= 0).sum())
-        precision = None
-        if self.y_eval is not None and clusters:
-            precision = float(pseudo_label_quality(clusters, self.y_eval).precision)
-        record = Record(
-            iteration=self.iteration,
-            phase="iteration",
-            epochs=epochs,
-            seconds=round(time.perf_counter() - start, 3),
-            losses=losses,
-            **getattr(self, "_graph_params", {}),
-            kept_previous=bool(self._kept_previous),
-            mini_cluster_sizes=[int(len(c)) for c in clusters],
-            n_pseudo_labelled=n_labelled,
-            coverage=n_labelled / self.n_samples,
-            pseudo_precision=precision,
-            **self._evaluate(),
-        ).to_json()
-        self.history.append(record)
-        logger.info("iteration %d in %.1f s: %s", self.iteration, record["seconds"], _brief(record))
+        graph = getattr(self, "_graph_params", {})  # the last build_graph's thresholds
+        algorithm2.iteration(
+            self, epochs, callback, **graph, kept_previous=bool(self._kept_previous)
+        )
 
     def step(self, callback: Callback | None = None) -> None:
         """One Kingdra iteration: :meth:`build_graph` then :meth:`train_iteration`."""
@@ -466,11 +435,7 @@ class KingdraEngine:
     def run(self, n_iter: int | None = None, callback: Callback | None = None) -> KingdraEngine:
         """Base ensemble (if not trained yet), then ``n_iter`` steps when ``stage="kingdra"``."""
         n_iter = self.config.n_iter if n_iter is None else _check_epochs(n_iter, "n_iter")
-        if not self.base_trained:
-            self.train_base(callback=callback)
-        if self.config.stage == "kingdra":
-            for _ in range(n_iter):
-                self.step(callback=callback)
+        algorithm2.kingdra(self, n_iter, callback)
         return self
 
     # -- results ----------------------------------------------------------------------------
@@ -550,7 +515,7 @@ class KingdraEngine:
         ]
         return torch.cat(out).numpy()
 
-    def _evaluate(self) -> dict[str, Any]:
+    def evaluate(self) -> dict[str, Any]:
         """ACC / NMI / ARI of the ensemble and of each member against ``y_eval``."""
         if self.y_eval is None or self.probs is None:
             return {}
@@ -738,8 +703,3 @@ def _check_epochs(value: Any, name: str = "epochs") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     return int(value)
-
-
-def _brief(record: dict[str, Any]) -> str:
-    keys = ("acc", "coverage", "pseudo_precision")
-    return ", ".join(f"{k}={record[k]:.3f}" for k in keys if k in record) or "no labels"
