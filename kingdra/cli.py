@@ -571,7 +571,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         "stopped": stopped,
         "iterations": int(engine.iteration),
         "config": config.to_dict(),
-        "history": engine.history,
+        "history": engine.history,  # kingdra.history.Record's JSON, one per phase
     }
     labels = estimator.set_engine(
         engine

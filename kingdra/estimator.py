@@ -80,7 +80,8 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     engine_ : KingdraEngine
         The trained engine: ``history``, ``mini_clusters``, ``probs``, ...
     history_ : list of dict
-        Per-iteration losses, mini-cluster sizes, coverage (and metrics when evaluated).
+        ``engine_.history``: one :class:`kingdra.history.Record` per phase in its JSON form
+        (losses, mini-cluster sizes, coverage, and metrics when evaluated).
     mini_clusters_ : list of ndarray
         The last mini-clusters (indices of training rows).
 
