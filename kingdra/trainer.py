@@ -64,7 +64,10 @@ class Trainer:
         self.objective = objective
         self.config = config
         self.device = device
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        # One fused kernel for all parameters: 5-6x faster steps than the per-tensor loop on
+        # a CPU (benchmarks/bench_epoch.py), where the step costs as much as a small batch.
+        fused = torch.device(device).type in ("cpu", "cuda")
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused or None)
         self.cpu_gen = torch.Generator().manual_seed(seed + 1)
         self.dev_gen = torch.Generator(device=device).manual_seed(seed + 2)
         self._stop = threading.Event()
