@@ -18,7 +18,12 @@ from kingdra.ui.clusters_view import (
     top_words,
     wrong_mask,
 )
-from kingdra.ui.graph_view import chart_selection, cluster_membership, run_algorithm
+from kingdra.ui.graph_view import (
+    chart_selection,
+    cluster_membership,
+    fine_note,
+    run_algorithm,
+)
 from kingdra.ui.layout import umap_layout
 from kingdra.ui.widgets import get_session, need_training
 
@@ -31,6 +36,7 @@ ds = session.dataset
 snap = session.latest
 n = len(snap.labels)
 th = session.current_thresholds()
+fine = fine_note(session.config.n_clusters, session.config.overcluster)
 key = ("result", snap.iteration, th.t_pos, th.t_neg, th.k, round(th.min_confidence, 4))
 result = session.cached(key, lambda: run_algorithm(snap.member_labels, snap.confidence, *th))
 mini = cluster_membership(result.clusters, n)
@@ -42,7 +48,8 @@ source = (
 )
 st.caption(
     f"{'Base ensemble' if snap.iteration == 0 else f'Iteration {snap.iteration}'}; "
-    f"mini-clusters with t_pos={th.t_pos}, t_neg={th.t_neg}, k={th.k} "
+    f"mini-clusters with t_pos={th.t_pos}, t_neg={th.t_neg}, at most {th.k} of them"
+    f"{f', {fine}' if fine else ''} "
     f"({source}; {int((mini >= 0).sum()):,} points)."
 )
 

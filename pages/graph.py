@@ -10,6 +10,7 @@ from kingdra.ui.clusters_view import image_grid, selection_csv
 from kingdra.ui.graph_view import (
     build_graph_view,
     chart_selection,
+    fine_note,
     mini_clusters_json,
     node_caption,
     node_votes,
@@ -49,6 +50,9 @@ choice = st.selectbox(
 snap = snapshots[choice]
 n, m = snap.member_labels.shape
 n_classes = session.config.n_outputs  # member output classes (overcluster * k)
+# With over-clustering Algorithm 1 wants one mini-cluster per fine cluster: said as such,
+# so the user's k (n_clusters) is the only k on the page.
+FINE = fine_note(session.config.n_clusters, session.config.overcluster)
 defaults = session.current_thresholds()
 
 
@@ -67,7 +71,14 @@ def controls():
     c = st.columns(4)
     t_pos = c[0].slider("t_pos (members agreeing)", 1, m, defaults.t_pos, key="graph_t_pos")
     t_neg = c[1].slider("t_neg (members disagreeing)", 1, m, defaults.t_neg, key="graph_t_neg")
-    k = c[2].slider("k (mini-clusters)", 1, n_classes, defaults.k, key="graph_k")
+    k = c[2].slider(
+        "mini-clusters" if FINE else "k (mini-clusters)",
+        1,
+        n_classes,
+        defaults.k,
+        key="graph_k",
+        help=f"Algorithm 1 picks at most this many; {FINE}." if FINE else None,
+    )
     gate = c[3].slider(
         "confidence gate",
         0.0,
@@ -77,6 +88,13 @@ def controls():
         key="graph_min_conf",
         help="An anchor must have max-probability above this in every member.",
     )
+    if FINE:
+        st.caption(
+            f"k = {session.config.n_clusters} clusters. Each member has {n_classes} fine "
+            f"clusters (over-clustering {session.config.overcluster}), so Algorithm 1 looks "
+            f"for up to {n_classes} mini-clusters, {FINE}; they are merged back to "
+            f"{session.config.n_clusters} clusters (Clusters page)."
+        )
     c = st.columns([2, 1, 1])
     sample_size = n
     if n > 200:
@@ -107,8 +125,9 @@ def summary_metrics(view, k: int) -> None:
     precision = "–" if s.precision is None else f"{s.precision:.1%}"
     c[3].metric("precision", precision, help="purity against the true classes (evaluation only)")
     if found < k:
+        wanted = f"{k} mini-clusters wanted ({FINE})" if FINE else f"{k} wanted"
         st.warning(
-            f"Only {found} non-empty mini-clusters for k={k}: lower t_pos, t_neg or the "
+            f"Only {found} non-empty mini-clusters of {wanted}: lower t_pos, t_neg or the "
             "confidence gate. Training keeps the last complete set."
         )
 
@@ -173,8 +192,17 @@ def exports(view, thresholds) -> None:
     b = st.columns(3)
     if b[0].button("Use these thresholds for training", key="graph_apply"):
         session.set_thresholds(t_pos, t_neg, k, gate)
-        st.success(f"Next iterations use t_pos={t_pos}, t_neg={t_neg}, k={k}, gate {gate:.2f}.")
-    params = dict(t_pos=t_pos, t_neg=t_neg, k=k, min_confidence=gate, iteration=snap.iteration)
+        st.success(
+            f"Next iterations use t_pos={t_pos}, t_neg={t_neg}, {k} mini-clusters, gate {gate:.2f}."
+        )
+    params = dict(
+        t_pos=t_pos,
+        t_neg=t_neg,
+        n_mini_clusters=k,
+        n_clusters=session.config.n_clusters,
+        min_confidence=gate,
+        iteration=snap.iteration,
+    )
     b[1].download_button(
         "Mini-clusters (JSON)",
         mini_clusters_json(view.result.clusters, **params),
@@ -237,8 +265,38 @@ def stepper(view, gate: float) -> None:
             disabled=step >= n_steps,
             width="stretch",
         )
-        lines = algorithm1_lines(view.result, step, gate)
+        lines = algorithm1_lines(view.result, step, gate, fine=FINE)
         st.html(pseudocode_html(lines))
+        slides(view, gate)
+
+
+def slides(view, gate: float) -> None:
+    """Every step of the stepper as images for slides; drawn only when a button is clicked."""
+    from kingdra.ui.frames import frame_steps, frames_gif, frames_zip
+
+    r = view.result
+    name = f"algorithm1-it{snap.iteration}-tpos{r.t_pos}-tneg{r.t_neg}"
+    count = len(frame_steps(view))
+    st.caption(f"For slides: the {count} frames above (graph, pseudocode and the step's text).")
+    b = st.columns(2)
+    b[0].download_button(
+        "Frames (PNG, zip)",
+        lambda: frames_zip(view, gate),
+        file_name=f"{name}.zip",
+        mime="application/zip",
+        on_click="ignore",
+        key="graph_frames_zip",
+        width="stretch",
+    )
+    b[1].download_button(
+        "Frames (GIF)",
+        lambda: frames_gif(view, gate),
+        file_name=f"{name}.gif",
+        mime="image/gif",
+        on_click="ignore",
+        key="graph_frames_gif",
+        width="stretch",
+    )
 
 
 def sweep(k: int, gate: float) -> None:

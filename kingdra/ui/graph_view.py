@@ -8,6 +8,7 @@ Streamlit: a page passes arrays in and draws what comes out.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -217,22 +218,52 @@ class GraphView:
     xy: np.ndarray  # (len(nodes), 2) positions of the sampled nodes
 
 
+def fine_note(n_clusters: int, overcluster: int) -> str:
+    """Why Algorithm 1 wants more mini-clusters than the user's k, or "" when it does not.
+
+    With over-clustering every member has ``overcluster * k`` fine clusters and Algorithm 1
+    looks for one mini-cluster per fine cluster; the user's k stays the number of clusters.
+
+    >>> fine_note(10, 2)
+    'one per fine cluster: 2 for each of the k = 10 clusters'
+    >>> fine_note(10, 1)
+    ''
+    """
+    if overcluster <= 1:
+        return ""
+    return f"one per fine cluster: {overcluster} for each of the k = {n_clusters} clusters"
+
+
 def run_algorithm(member_labels, confidence, t_pos, t_neg, k, min_confidence):
     """Algorithm 1 on cached predictions (``kingdra.graph.get_clusters``).
 
-    Fewer than ``k`` mini-clusters is a normal outcome while tuning: the page says so itself,
-    so the library's warning is silenced here.
+    Fewer than ``k`` mini-clusters is a normal outcome while tuning: the page says so itself
+    (in the user's terms: with over-clustering ``k`` here counts fine clusters), so the
+    library's warning and its log line are silenced here.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return get_clusters(
-            member_labels,
-            int(k),
-            int(t_pos),
-            int(t_neg),
-            confidence=confidence,
-            min_confidence=float(min_confidence),
-        )
+    graph_logger = logging.getLogger("kingdra.graph")
+    graph_logger.addFilter(_NO_WARNINGS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return get_clusters(
+                member_labels,
+                int(k),
+                int(t_pos),
+                int(t_neg),
+                confidence=confidence,
+                min_confidence=float(min_confidence),
+            )
+    finally:
+        graph_logger.removeFilter(_NO_WARNINGS)
+
+
+def _below_warning(record: logging.LogRecord) -> bool:
+    return record.levelno < logging.WARNING
+
+
+_NO_WARNINGS = logging.Filter()
+_NO_WARNINGS.filter = _below_warning  # type: ignore[method-assign]
 
 
 def sample_graph(member_labels, result, sample_size: int, t_pos: int, t_neg: int, seed: int = 0):

@@ -32,7 +32,7 @@ class Pseudocode:
     active: tuple[int, ...]
 
 
-def algorithm1_lines(result, step: int, min_confidence: float = 0.0) -> Pseudocode:
+def algorithm1_lines(result, step: int, min_confidence: float = 0.0, fine: str = "") -> Pseudocode:
     """Pseudocode of Algorithm 1 with the lines of stepper position ``step`` active.
 
     Parameters
@@ -44,6 +44,10 @@ def algorithm1_lines(result, step: int, min_confidence: float = 0.0) -> Pseudoco
         stepper's slider.
     min_confidence : float
         The confidence gate; above 0 the anchor line says only confident nodes may anchor.
+    fine : str
+        With over-clustering, why Algorithm 1 wants more mini-clusters than the user's k
+        (:func:`kingdra.ui.graph_view.fine_note`): the count is then named ``n_fine``, not
+        ``k``, and line 1 says so.
 
     Examples
     --------
@@ -57,13 +61,14 @@ def algorithm1_lines(result, step: int, min_confidence: float = 0.0) -> Pseudoco
     if not 0 <= step <= len(steps):
         raise ValueError(f"step must be in 0..{len(steps)}, got {step}")
     gate = f", confidence ≥ {min_confidence:.2f} in every member," if min_confidence else ""
+    count = "n_fine" if fine else "k"
     lines = (
-        f"procedure GetClusters(L, k={result.k}, t_pos={result.t_pos}, t_neg={result.t_neg})",
+        f"procedure GetClusters(L, {count}={result.k}, t_pos={result.t_pos}, t_neg={result.t_neg})",
         "  G ← a node per point x",
         "  for x ≠ x' with agreement(x, x') ≥ t_pos: strong positive edge",
         "  for x ≠ x' with m − agreement(x, x') ≥ t_neg: strong negative edge",
         "  mini_clusters ← {}",
-        "  for i = 1 … k do",
+        f"  for i = 1 … {count} do",
         "    if no node of G can anchor then break",
         f"    x_i ← the node of G{gate} with the most strong positive edges",
         "    C_i ← {x_i} ∪ {strong positive neighbours of x_i in G}",
@@ -72,6 +77,8 @@ def algorithm1_lines(result, step: int, min_confidence: float = 0.0) -> Pseudoco
         "  return mini_clusters",
     )
     notes = [""] * len(lines)
+    if fine:
+        notes[0] = f"{count} = {result.k} mini-clusters at most: {fine}"
     if step == 0:
         active = BUILD_LINES
         notes[1] = f"{len(result.initial_degree):,} nodes"
