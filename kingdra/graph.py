@@ -34,8 +34,9 @@ come from one of three exact methods:
 
 Removal only lowers degrees, so the anchor search is lazy: stale degrees are upper bounds, and
 only the best candidates are recomputed until the best one is exact ("subsets" subtracts the
-positive edges to the nodes removed since a candidate was last exact). Threshold sweeps keep
-one graph: the u x u agreement (int8, when small) and each ``t_pos``'s initial degrees.
+positive edges to the nodes removed since a candidate was last exact). For threshold sweeps,
+`AgreementGraph` keeps one graph: the u x u agreement (int8, when small) and each ``t_pos``'s
+initial degrees.
 """
 
 from __future__ import annotations
@@ -54,7 +55,15 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GetClustersResult", "Step", "edges", "get_clusters", "mini_clusters"]
+__all__ = [
+    "AgreementGraph",
+    "GetClustersResult",
+    "Step",
+    "edges",
+    "get_clusters",
+    "load_kernels",
+    "mini_clusters",
+]
 
 _BLOCK_ELEMENTS = 1 << 22  # float32 entries per agreement block (16 MB)
 _CACHE_MAX_SIGNATURES = 6000  # int8 u x u agreement cached for sweeps below this (36 MB)
@@ -911,6 +920,51 @@ def get_clusters(
     t_pos, t_neg = _check_thresholds(t_pos, t_neg, m)
     eligible = _check_confidence(confidence, min_confidence, labels.shape)
     return _SignatureGraph(labels).run(k, t_pos, t_neg, eligible, fill=fill)
+
+
+class AgreementGraph:
+    """The agreement graph of one set of votes, kept for Algorithm 1 at many thresholds.
+
+    ``labels`` and the confidence gate are checked once; the distinct signatures, their
+    agreement (when small) and each ``t_pos``'s initial degrees are kept between runs, so a
+    threshold sweep pays for them once. Each :meth:`run` starts from the full graph again.
+
+    Parameters
+    ----------
+    labels, confidence, min_confidence
+        As in `get_clusters`.
+
+    Examples
+    --------
+    >>> graph = AgreementGraph(np.array([[0, 0], [0, 0], [1, 1], [1, 0]]))
+    >>> [len(graph.run(2, t_pos, 2).clusters) for t_pos in (1, 2)]
+    [1, 2]
+    """
+
+    def __init__(self, labels, confidence=None, min_confidence=0.0):
+        labels = _check_labels(labels)
+        self.n, self.m = labels.shape  # points, members
+        self._eligible = _check_confidence(confidence, min_confidence, labels.shape)
+        self._signatures = _SignatureGraph(labels, reuse=True)
+
+    def run(self, k, t_pos, t_neg, fill=False, warn=True) -> GetClustersResult:
+        """Algorithm 1 with these thresholds, as `get_clusters` with the same arguments.
+
+        ``warn=False`` neither logs nor warns when fewer than k mini-clusters are found.
+        """
+        k = _check_int(
+            "k", k, 1, self.n, f"the number of mini-clusters, at most n = {self.n} points"
+        )
+        t_pos, t_neg = _check_thresholds(t_pos, t_neg, self.m)
+        return self._signatures.run(k, t_pos, t_neg, self._eligible, warn=warn, fill=fill)
+
+
+def load_kernels() -> bool:
+    """Load Algorithm 1's compiled kernels now (numba's import and cache); False without numba.
+
+    Otherwise the first run pays for them (tenths of a second, seconds after an edit).
+    """
+    return _compiled() is not None
 
 
 def mini_clusters(labels, k, t_pos, t_neg, confidence=None, min_confidence=0.0) -> list[np.ndarray]:

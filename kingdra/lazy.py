@@ -50,9 +50,9 @@ def warm_in_background(modules: tuple[str, ...] = HEAVY) -> threading.Thread | N
             except Exception as err:  # reported by the page that uses the module
                 logger.debug("warming %s failed: %s", name, err)
         try:
-            from kingdra import graph
+            from kingdra.graph import load_kernels
 
-            graph._compiled()
+            load_kernels()
         except Exception as err:
             logger.debug("warming the graph kernels failed: %s", err)
 

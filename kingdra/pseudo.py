@@ -7,13 +7,12 @@ maps a mini-cluster to the mode of the member's predictions on it; here the map 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from kingdra import graph
+from kingdra.graph import AgreementGraph
 
 __all__ = [
     "PseudoLabelQuality",
@@ -222,8 +221,8 @@ def threshold_sweep(
 ) -> dict:
     """Run Algorithm 1 over a grid of thresholds and summarise each outcome.
 
-    The signatures, their agreement and each ``t_pos``'s initial degrees are computed once
-    and shared by the whole grid.
+    One `kingdra.graph.AgreementGraph` serves the whole grid: the signatures, their agreement
+    and each ``t_pos``'s initial degrees are computed once.
 
     Parameters
     ----------
@@ -252,36 +251,24 @@ def threshold_sweep(
     >>> sweep["n_mini_clusters"].tolist()
     [[2, 1], [2, 2]]
     """
-    labels = graph._check_labels(labels)
-    n, m = labels.shape
-    k = graph._check_int("k", k, 1, n, f"the number of mini-clusters, at most n = {n} points")
-    t_pos_values = np.array(
-        [graph._check_thresholds(t, 1, m)[0] for t in np.atleast_1d(t_pos_values)]
-    )
-    t_neg_values = np.array(
-        [graph._check_thresholds(1, t, m)[1] for t in np.atleast_1d(t_neg_values)]
-    )
-    eligible = graph._check_confidence(confidence, min_confidence, labels.shape)
+    agreement = AgreementGraph(labels, confidence, min_confidence)
+    n = agreement.n
     if y_true is not None:
         y_true = np.asarray(y_true)
         if y_true.shape != (n,):
             raise ValueError(f"y_true must have shape ({n},) like labels' rows; got {y_true.shape}")
+    t_pos_values, t_neg_values = np.atleast_1d(t_pos_values), np.atleast_1d(t_neg_values)
     shape = (len(t_pos_values), len(t_neg_values))
     out = {
-        "t_pos": t_pos_values,
-        "t_neg": t_neg_values,
         "coverage": np.zeros(shape),
         "n_labelled": np.zeros(shape, dtype=np.int64),
         "n_mini_clusters": np.zeros(shape, dtype=np.int64),
     }
     if y_true is not None:
         out["precision"] = np.full(shape, np.nan)
-    signatures = graph._SignatureGraph(labels, reuse=True)
     for a, t_pos in enumerate(t_pos_values):
         for b, t_neg in enumerate(t_neg_values):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = signatures.run(k, int(t_pos), int(t_neg), eligible, warn=False)
+            result = agreement.run(k, t_pos, t_neg, warn=False)
             assigned = pseudo_labels(result.clusters, n)
             n_labelled = int((assigned >= 0).sum())
             out["n_labelled"][a, b] = n_labelled
@@ -289,4 +276,5 @@ def threshold_sweep(
             out["n_mini_clusters"][a, b] = len(result.clusters)
             if y_true is not None and n_labelled:
                 out["precision"][a, b] = pseudo_label_quality(result.clusters, y_true).precision
-    return out
+    # Every value has passed run()'s checks: plain ints now.
+    return {"t_pos": t_pos_values.astype(np.int64), "t_neg": t_neg_values.astype(np.int64), **out}
