@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kingdra.ladder import update_running
+
 BN_EPS = 2e-5  # Chainer's default, as in IMSAT's code
-BN_MOMENTUM = 0.1
 INIT_SCALE = 0.1  # weights ~ N(0, (INIT_SCALE * sqrt(2 / fan_in))^2): near-uniform start
 
 
@@ -105,7 +106,7 @@ class MLPEnsemble(nn.Module):
                 mean = z.mean(dim=1, keepdim=True)
                 var = (z - mean).pow(2).mean(dim=1, keepdim=True)
                 if update_stats:
-                    self._update_running(layer, mean.detach(), var.detach(), z.shape[1])
+                    update_running(self, layer, mean.detach(), var.detach(), z.shape[1])
             else:
                 mean = getattr(self, f"running_mean_{layer}")
                 var = getattr(self, f"running_var_{layer}")
@@ -113,12 +114,6 @@ class MLPEnsemble(nn.Module):
             h = torch.relu(self.gamma[layer - 1] * z + self.beta[layer - 1])
         logits = torch.bmm(h, self.W[-1]) + self.out_bias
         return MLPOutput(logits=logits, hidden=h)
-
-    @torch.no_grad()
-    def _update_running(self, layer: int, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
-        unbiased = var * n / max(n - 1, 1)
-        getattr(self, f"running_mean_{layer}").lerp_(mean, BN_MOMENTUM)
-        getattr(self, f"running_var_{layer}").lerp_(unbiased, BN_MOMENTUM)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

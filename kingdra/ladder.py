@@ -53,6 +53,20 @@ def _batch_norm(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     return centred * torch.rsqrt(var + BN_EPS), mean, var
 
 
+@torch.no_grad()
+def update_running(
+    module: nn.Module, layer: int, mean: torch.Tensor, var: torch.Tensor, n: int
+) -> None:
+    """Move ``module``'s ``running_mean_<layer>`` / ``running_var_<layer>`` towards a batch's.
+
+    ``mean``, ``var`` (m, 1, d) over a batch of ``n`` rows; the variance is made unbiased, as
+    torch.nn.BatchNorm1d does. Also used by `kingdra.imsat.MLPEnsemble`.
+    """
+    unbiased = var * n / max(n - 1, 1)
+    getattr(module, f"running_mean_{layer}").lerp_(mean, BN_MOMENTUM)
+    getattr(module, f"running_var_{layer}").lerp_(unbiased, BN_MOMENTUM)
+
+
 class Combinator(nn.Module):
     """Rasmus et al.'s vanilla combinator ``g(z~, u)`` for ``m`` members of width ``d``."""
 
@@ -163,7 +177,7 @@ class LadderEnsemble(nn.Module):
                 if self.training:
                     z, mean, var = _batch_norm(z)
                     if update_stats:
-                        self._update_running(layer, mean.detach(), var.detach(), z.shape[1])
+                        update_running(self, layer, mean.detach(), var.detach(), z.shape[1])
                 else:
                     mean = getattr(self, f"running_mean_{layer}")
                     var = getattr(self, f"running_var_{layer}")
@@ -177,14 +191,6 @@ class LadderEnsemble(nn.Module):
             else:
                 h = z + self.beta[layer - 1]  # logits
         return h, zs, top_hidden
-
-    @torch.no_grad()
-    def _update_running(self, layer: int, mean: torch.Tensor, var: torch.Tensor, n: int) -> None:
-        unbiased = var * n / max(n - 1, 1)
-        rm = getattr(self, f"running_mean_{layer}")
-        rv = getattr(self, f"running_var_{layer}")
-        rm.lerp_(mean, BN_MOMENTUM)
-        rv.lerp_(unbiased, BN_MOMENTUM)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LadderOutput:
         """Clean pass, noisy pass and decoder on per-member batches ``x`` (m, B, d_0)."""
