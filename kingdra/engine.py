@@ -116,7 +116,7 @@ class KingdraEngine:
         config.validate()
         arr = check_data(X, config.n_clusters)
         self._setup(config, arr.shape[1], device)
-        self.set_data(arr, y_eval)
+        self._attach(arr, y_eval)
 
     # -- construction -----------------------------------------------------------------------
     def _setup(self, config: KingdraConfig, n_features: int, device: str | torch.device) -> None:
@@ -167,6 +167,10 @@ class KingdraEngine:
             raise ValueError(
                 f"X has {arr.shape[1]} features but the model was built for {self.n_features}"
             )
+        self._attach(arr, y_eval)
+
+    def _attach(self, arr: np.ndarray, y_eval: Any) -> None:
+        """`set_data` on ``arr`` already checked by `check_data` (the constructor's)."""
         self.X = torch.from_numpy(arr).to(self.device)
         self._neighbors = None
         self.y_eval = None

@@ -228,14 +228,9 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self
         """
         config = self.make_config()  # parameter errors first: they say what to fix
-        # NaN / inf are reported by check_data with their row and column, not just "NaN".
+        # scikit-learn's conventions (2-D, not sparse, 2+ rows) here; the engine checks the
+        # rest once (NaN / inf with their row and column, at least n_clusters rows).
         X = check_array(X, dtype=np.float32, ensure_min_samples=2, ensure_all_finite=False)
-        X = check_data(X, 1)
-        if X.shape[0] < config.n_clusters:
-            raise ValueError(
-                f"X has {X.shape[0]} samples but n_clusters={config.n_clusters}; "
-                "need at least as many samples as clusters"
-            )
         engine = KingdraEngine(X, config, device=self.device)
         engine.run(callback=self._callback())
         self.set_engine(engine)

@@ -9,6 +9,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 
+from kingdra import engine
 from kingdra.cli import build_parser
 from kingdra.config import CALLER_FIELDS, KingdraConfig, preset_fields, settings
 from kingdra.estimator import KingdraCluster
@@ -222,3 +223,11 @@ def test_fit_on_nan_names_the_row_and_column():
     X[4, 2] = np.nan
     with pytest.raises(ValueError, match="row 4, column 2"):
         KingdraCluster(n_clusters=2).fit(X)
+
+
+def test_fit_checks_X_once(monkeypatch):
+    calls = []
+    check = engine.check_data
+    monkeypatch.setattr(engine, "check_data", lambda *args: calls.append(1) or check(*args))
+    KingdraCluster(**{**TINY, "epochs_base": 0, "n_iter": 0}).fit(X_OK)
+    assert len(calls) == 1
