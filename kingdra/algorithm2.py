@@ -4,16 +4,16 @@
 
     Input: dataset X, models M = {M_1 .. M_m}, k             KingdraEngine(X, config)
     1-4   train every M_j on loss_Ladder-* alone              base_ensemble
-    5     for it in 1 .. n_iter:                              kingdra
+    5     for it in 1 .. n_iter:                              kingdra (its body: step)
     6         S = GetClusters(X, k)                           KingdraEngine.build_graph (Algorithm 1)
     7-8       pseudo-labels of S for every M_j                iteration
     9-10      train every M_j on loss_Ladder-* + loss_sup     iteration
     13    average the ensemble -> final clusters              KingdraEngine.labels_
 
 The :class:`~kingdra.engine.KingdraEngine` holds the state between the lines (predictions,
-``S`` as ``mini_clusters``, the history); its ``train_base``, ``train_iteration`` and ``run``
-call these functions, so a caller can stop after any line, move the thresholds and go on.
-Each phase ends with a prediction and one :class:`~kingdra.history.Record`.
+``S`` as ``mini_clusters``, the history); its ``train_base``, ``train_iteration``, ``step``
+and ``run`` call these functions, so a caller can stop after any line, move the thresholds and
+go on. Each phase ends with a prediction and one :class:`~kingdra.history.Record`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the engine calls this module, never the other way round at 
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["base_ensemble", "iteration", "kingdra"]
+__all__ = ["base_ensemble", "iteration", "kingdra", "step"]
 
 
 def kingdra(engine: KingdraEngine, n_iter: int, callback: Callback | None = None) -> None:
@@ -43,8 +43,13 @@ def kingdra(engine: KingdraEngine, n_iter: int, callback: Callback | None = None
     if engine.config.stage != "kingdra":  # the base ensemble alone ("ensemble", "single")
         return
     for _ in range(n_iter):  # line 5
-        engine.build_graph()  # line 6: S = GetClusters(X, k)
-        engine.train_iteration(callback=callback)  # lines 7-10
+        step(engine, callback)
+
+
+def step(engine: KingdraEngine, callback: Callback | None = None) -> None:
+    """Lines 6-10, the loop's body: S = GetClusters(X, k), then `iteration` on S."""
+    engine.build_graph()  # line 6: S = GetClusters(X, k)
+    engine.train_iteration(callback=callback)  # lines 7-10
 
 
 def base_ensemble(engine: KingdraEngine, epochs: int, callback: Callback | None = None) -> None:

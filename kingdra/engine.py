@@ -436,8 +436,7 @@ class KingdraEngine:
         """One Kingdra iteration: :meth:`build_graph` then :meth:`train_iteration`."""
         if not self.base_trained:
             raise ValueError("call train_base() before step()")
-        self.build_graph()
-        self.train_iteration(callback=callback)
+        algorithm2.step(self, callback)
 
     def run(self, n_iter: int | None = None, callback: Callback | None = None) -> KingdraEngine:
         """Base ensemble (if not trained yet), then ``n_iter`` steps when ``stage="kingdra"``."""
