@@ -46,6 +46,10 @@ def test_lessons_open_without_training_and_respond_to_their_control(page):  # no
 
     _pick_lesson(page, "5. Pseudo-labels lift the members, iteration 0 to 5")
     assert _metric(page, "mean member ACC") == "82.4%"  # the lesson starts at iteration 0
+    # The iteration slider moved from the expander to the top: wait for the old one to go.
+    page.wait_for_function(
+        "() => document.querySelectorAll('.st-key-lesson_iteration input[type=range]').length === 1"
+    )
     _press(page, "lesson_iteration", "ArrowRight", 5)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stMetric]')].some("
@@ -62,8 +66,6 @@ def test_stepper_frames_download_and_the_users_k(page):  # noqa: F811
     page.locator(".st-key-train_start button").click()
     page.wait_for_selector("text=base ensemble trained", timeout=300_000)
     _no_exception(page)
-    body = page.inner_text("body")
-    assert "k = 10 clusters" in body and "k=20" not in body
     _goto(page, "Graph")
     page.wait_for_selector(".st-key-graph_frames_gif button")
     _no_exception(page)
@@ -86,3 +88,7 @@ def test_stepper_frames_download_and_the_users_k(page):  # noqa: F811
     frame.save(ARTIFACTS / "graph-frame-step-01.png")
     assert frame.size == (1280, 720)
     _no_exception(page)
+    _goto(page, "Train")
+    page.wait_for_selector("text=/k = 10 clusters. Next iterations use/")
+    body = page.inner_text("body")
+    assert "20 mini-clusters (one per fine cluster" in body and "k=20" not in body
