@@ -1,6 +1,6 @@
 """Ablation of one part of Kingdra, with and without it, on the same base ensemble.
 
-``python -m benchmarks.ablation --part fill --dataset digits --seeds 5`` trains the base
+``python -m benchmarks.ablation --part t_neg --dataset digits --seeds 5`` trains the base
 ensemble of a preset once per seed, then runs Algorithm 2's iterations from a copy of that
 state once with the part and once without, and prints ACC per seed for both with the mean,
 std and the worst seed. Parts that act only in the iterations share the base phase, so the
@@ -8,8 +8,10 @@ comparison isolates the part (and costs one base phase per seed, not two).
 
 Parts:
 
-- ``fill``: when Algorithm 1's confidence gate (``min_confidence``) passes no remaining node
-  before k picks, the last anchors are taken without the gate instead of stopping short of k.
+- ``t_neg``: the presets' ``t_neg = m - 1`` (with) against the paper's ``t_neg = m``
+  (without): a node leaves the graph with a picked mini-cluster unless two members or more
+  disagree, as in the authors' code, instead of unless every member agrees with the anchor.
+- ``gate``: the authors' anchor gate ``min_confidence = 0.9`` (with) against none (without).
 
 Writes ``benchmarks/results/ablation-<part>-<dataset>-<preset>.json`` as ``{"part", "dataset",
 "preset", "n", "device", "commit", "seeds", "with": [acc per seed], "without": [...],
@@ -35,12 +37,17 @@ from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
 
 
-def _set_fill(engine: KingdraEngine, on: bool) -> None:
-    engine.fill_gate = on
+def _set_t_neg(engine: KingdraEngine, on: bool) -> None:
+    m = engine.config.n_models
+    engine.t_neg = max(1, m - 1) if on else m
+
+
+def _set_gate(engine: KingdraEngine, on: bool) -> None:
+    engine.min_confidence = 0.9 if on else 0.0
 
 
 #: part -> function(engine, on) that switches it on or off for the iterations.
-PARTS = {"fill": _set_fill}
+PARTS = {"t_neg": _set_t_neg, "gate": _set_gate}
 
 KEYS = ("iteration", "n_pseudo_labelled", "pseudo_precision", "mini_cluster_sizes", "acc")
 

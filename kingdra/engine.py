@@ -137,8 +137,6 @@ class KingdraEngine:
         self.t_neg: int = config.resolved_t_neg
         self.k: int = config.n_outputs  # mini-clusters per Algorithm 1 run
         self.min_confidence: float = config.min_confidence
-        # With a gate, Algorithm 1 takes the last anchors ungated rather than stop short of k.
-        self.fill_gate: bool = True
         self.epochs_iter: int = config.epochs_iter
         # State.
         self.X: torch.Tensor | None = None
@@ -366,7 +364,6 @@ class KingdraEngine:
                 int(t_neg),
                 confidence=self.confidence,
                 min_confidence=float(min_conf),
-                fill=self.fill_gate,
             )
         self.graph = result
         clusters = [np.asarray(c, dtype=np.int64) for c in result.clusters]
