@@ -49,7 +49,15 @@ def _set_gate(engine: KingdraEngine, on: bool) -> None:
 #: part -> function(engine, on) that switches it on or off for the iterations.
 PARTS = {"t_neg": _set_t_neg, "gate": _set_gate}
 
-KEYS = ("iteration", "n_pseudo_labelled", "pseudo_precision", "mini_cluster_sizes", "acc")
+KEYS = (
+    "iteration",
+    "t_neg",
+    "min_confidence",
+    "n_pseudo_labelled",
+    "pseudo_precision",
+    "mini_cluster_sizes",
+    "acc",
+)
 
 
 def run_seed(X, y, preset, seed, device, part, overrides) -> dict:

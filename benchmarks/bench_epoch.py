@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                         engine.trainer.optimizer = torch.optim.Adam(params, lr=config.lr)
                     times[fused].append(seconds_per_epoch(engine, args.warmup, args.batches))
             loop, fused = statistics.median(times[False]), statistics.median(times[True])
-            print(f"| {name} | {preset} | {loop:.2f} | {fused:.2f} | {loop / fused:.2f} |")
+            print(f"| {name} | {preset} | {loop:.3f} | {fused:.3f} | {loop / fused:.2f} |")
     return 0
 
 

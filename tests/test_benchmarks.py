@@ -126,3 +126,33 @@ def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
     assert [h["iteration"] for h in history] == [0, 1] and history[1]["coverage"] > 0
     assert table2.seed_list("1,3") == [1, 3] and table2.seed_list("2") == [0, 1]
     assert "| Kingdra-IMSAT |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("part", ["t_neg", "gate"])
+def test_ablation_runs_both_branches_from_one_base(tmp_path, part):
+    from benchmarks import ablation
+
+    out = tmp_path / "abl.json"
+    argv = ["--part", part, "--dataset", "digits", "--preset", "fast", "--seeds", "1"]
+    argv += ["--device", "cpu", "--out", str(out), *TINY, "--set", "n_models=3"]
+    assert ablation.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["part"] == part and report["seeds"] == [0]
+    first = {name: report["iterations"][name]["0"][0] for name in ("with", "without")}
+    if part == "t_neg":
+        assert (first["with"]["t_neg"], first["without"]["t_neg"]) == (2, 3)
+    else:
+        assert (first["with"]["min_confidence"], first["without"]["min_confidence"]) == (0.9, 0.0)
+    for name in ("base", "with", "without"):
+        assert 0.1 < report[name][0] <= 1.0
+
+
+def test_bench_epoch_prints_both_optimizers(capsys):
+    from benchmarks import bench_epoch
+
+    argv = ["--data", "digits", "--presets", "fast", "--batches", "2", "--warmup", "1"]
+    assert bench_epoch.main([*argv, "--repeats", "1"]) == 0
+    row = [line for line in capsys.readouterr().out.splitlines() if "| fast |" in line]
+    assert len(row) == 1
+    loop, fused, ratio = (float(v) for v in row[0].strip("| ").split("|")[2:])
+    assert loop > 0 and fused > 0 and ratio == pytest.approx(loop / fused, rel=0.02)
