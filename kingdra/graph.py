@@ -93,9 +93,6 @@ class Step:
         ascending, anchor included.
     remaining : int
         Nodes left in the graph after the step.
-    ungated : bool
-        True when no remaining node passed ``min_confidence`` and, with ``fill=True``, the
-        anchor was taken among all remaining nodes.
     """
 
     anchor: int
@@ -103,7 +100,6 @@ class Step:
     members: np.ndarray
     removed: np.ndarray
     remaining: int
-    ungated: bool = False
 
 
 @dataclass(frozen=True)
@@ -347,7 +343,6 @@ class _SignatureGraph:
         eligible: np.ndarray | None = None,
         method: str = "auto",
         warn: bool = True,
-        fill: bool = False,
     ) -> GetClustersResult:
         n, m = self.n, self.m
         if method == "auto":
@@ -374,17 +369,7 @@ class _SignatureGraph:
         remaining = np.ones(self.u, dtype=bool)
         n_remaining = n
         clusters, steps = [], []
-        ungated = False
         for _ in range(k):
-            if fill and not candidate.any() and n_remaining > 0:
-                # No remaining node passes the gate: the rest compete without it.
-                ungated = True
-                first = np.where(remaining, self.first, n)
-                candidate = remaining.copy()
-                idx = np.flatnonzero(candidate)
-                score = np.full(self.u, -1, dtype=np.int64)
-                score[idx] = degrees.degrees(idx) * (n + 1) + (n - first[idx])
-                fresh[:] = True
             if not candidate.any():
                 reason = (
                     "no nodes left in the graph"
@@ -418,7 +403,7 @@ class _SignatureGraph:
                 score = np.where(candidate, exact * (n + 1) + (n - first), -1)
             n_remaining -= len(removed)
             clusters.append(members)
-            steps.append(Step(anchor, degree, members, removed, n_remaining, ungated))
+            steps.append(Step(anchor, degree, members, removed, n_remaining))
         logger.debug("Algorithm 1: %d mini-clusters, method %s", len(clusters), method)
         return GetClustersResult(clusters, steps, initial_degree, t_pos, t_neg, k)
 
@@ -875,9 +860,7 @@ def _subset_degrees_kernel(code, weights, index, out, m, bits, t, s0, c0):
 # --------------------------------------------------------------------------- public API
 
 
-def get_clusters(
-    labels, k, t_pos, t_neg, confidence=None, min_confidence=0.0, fill=False
-) -> GetClustersResult:
+def get_clusters(labels, k, t_pos, t_neg, confidence=None, min_confidence=0.0) -> GetClustersResult:
     """Run Algorithm 1 (GetClusters) and keep the trace that explains it.
 
     Parameters
@@ -895,9 +878,6 @@ def get_clusters(
         A node may anchor a mini-cluster only when its confidence is ``>= min_confidence`` in
         every member (the authors used ``> 0.9``; the two differ only at exactly 0.9).
         Degrees still count every remaining node. 0 (default) turns the gate off.
-    fill : bool
-        When no remaining node passes ``min_confidence`` before k picks, take the next anchors
-        among all remaining nodes (their steps have ``ungated=True``) instead of stopping.
 
     Returns
     -------
@@ -919,7 +899,7 @@ def get_clusters(
     k = _check_int("k", k, 1, n, f"the number of mini-clusters, at most n = {n} points")
     t_pos, t_neg = _check_thresholds(t_pos, t_neg, m)
     eligible = _check_confidence(confidence, min_confidence, labels.shape)
-    return _SignatureGraph(labels).run(k, t_pos, t_neg, eligible, fill=fill)
+    return _SignatureGraph(labels).run(k, t_pos, t_neg, eligible)
 
 
 class AgreementGraph:
@@ -947,7 +927,7 @@ class AgreementGraph:
         self._eligible = _check_confidence(confidence, min_confidence, labels.shape)
         self._signatures = _SignatureGraph(labels, reuse=True)
 
-    def run(self, k, t_pos, t_neg, fill=False, warn=True) -> GetClustersResult:
+    def run(self, k, t_pos, t_neg, warn=True) -> GetClustersResult:
         """Algorithm 1 with these thresholds, as `get_clusters` with the same arguments.
 
         ``warn=False`` neither logs nor warns when fewer than k mini-clusters are found.
@@ -956,7 +936,7 @@ class AgreementGraph:
             "k", k, 1, self.n, f"the number of mini-clusters, at most n = {self.n} points"
         )
         t_pos, t_neg = _check_thresholds(t_pos, t_neg, self.m)
-        return self._signatures.run(k, t_pos, t_neg, self._eligible, warn=warn, fill=fill)
+        return self._signatures.run(k, t_pos, t_neg, self._eligible, warn=warn)
 
 
 def load_kernels() -> bool:

@@ -11,11 +11,8 @@ from kingdra import graph
 from kingdra.graph import edges, get_clusters, mini_clusters
 
 
-def brute_force(labels, k, t_pos, t_neg, confidence=None, min_confidence=0.0, fill=False):
-    """Algorithm 1 line by line on the full n x n agreement matrix.
-
-    With ``fill``, once no remaining node passes the gate, every remaining node may anchor.
-    """
+def brute_force(labels, k, t_pos, t_neg, confidence=None, min_confidence=0.0):
+    """Algorithm 1 line by line on the full n x n agreement matrix."""
     n, m = labels.shape
     agreement = np.zeros((n, n), dtype=np.int64)
     for j in range(m):
@@ -36,11 +33,6 @@ def brute_force(labels, k, t_pos, t_neg, confidence=None, min_confidence=0.0, fi
         for x in range(n):  # line 4: argmax over remaining nodes, first index on ties
             if in_graph[x] and eligible[x] and (best < 0 or degree[x] > degree[best]):
                 best = x
-        if best < 0 and fill and in_graph.any():
-            eligible = np.ones(n, dtype=bool)
-            for x in range(n):
-                if in_graph[x] and (best < 0 or degree[x] > degree[best]):
-                    best = x
         if best < 0:
             break
         others = [x for x in range(n) if in_graph[x] and positive[x, best]]  # line 5
@@ -81,7 +73,7 @@ def assert_same(result, reference):
         assert step.remaining == remaining
 
 
-def run_both_methods(labels, k, t_pos, t_neg, eligible=None, fill=False):
+def run_both_methods(labels, k, t_pos, t_neg, eligible=None):
     sg = graph._SignatureGraph(labels)
     out = {}
     with warnings.catch_warnings():
@@ -92,7 +84,7 @@ def run_both_methods(labels, k, t_pos, t_neg, eligible=None, fill=False):
                 and sum(math.comb(sg.m, s) for s in range(sg.m - t_pos + 1)) > 4000
             ):
                 continue  # too many masks for a fast test; covered at smaller m
-            out[method] = sg.run(k, t_pos, t_neg, eligible, method=method, fill=fill)
+            out[method] = sg.run(k, t_pos, t_neg, eligible, method=method)
     return out
 
 
@@ -145,34 +137,6 @@ def test_matches_brute_force_with_confidence_gating(seed):
                 warnings.simplefilter("ignore")
                 result = get_clusters(labels, 10, t_pos, t_neg, confidence, min_confidence)
             assert_same(result, reference)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_fill_takes_ungated_anchors_once_the_gate_passes_no_node(seed):
-    rng = np.random.default_rng(200 + seed)
-    n, m = int(rng.integers(50, 500)), int(rng.choice([2, 5, 10]))
-    labels = random_ensemble(rng, n, m, 6, 0.15, 6)
-    confidence = rng.uniform(0.3, 1.0, (n, m))
-    confidence[labels[:, 0] == labels[0, 0]] = 0.5  # one whole class never passes the gate
-    for t_pos, t_neg in [(m, m), (max(1, m - 1), m), (max(1, m - 2), max(1, m // 2))]:
-        reference = brute_force(labels, 8, t_pos, t_neg, confidence, 0.9, fill=True)
-        eligible = (confidence >= 0.9).all(axis=1)
-        for result in run_both_methods(labels, 8, t_pos, t_neg, eligible, fill=True).values():
-            assert_same(result, reference)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = get_clusters(labels, 8, t_pos, t_neg, confidence, 0.9, fill=True)
-        assert_same(result, reference)
-        gated = [not eligible[s.anchor] for s in result.steps]
-        assert [s.ungated for s in result.steps] == [any(gated[: i + 1]) for i in range(len(gated))]
-
-
-def test_fill_completes_the_set_the_gate_leaves_short():
-    labels = np.array([[0, 0], [0, 0], [1, 1], [1, 1]])
-    confidence = np.array([[1.0, 1.0], [1.0, 1.0], [0.2, 1.0], [1.0, 0.5]])
-    result = get_clusters(labels, 2, 2, 2, confidence=confidence, min_confidence=0.9, fill=True)
-    assert [c.tolist() for c in result.clusters] == [[0, 1], [2, 3]]
-    assert [s.ungated for s in result.steps] == [False, True]
 
 
 def test_ties_go_to_lowest_index():
