@@ -79,12 +79,15 @@ def iteration(
 ) -> None:
     """Lines 7-10 on ``S = engine.mini_clusters``; then predict and record.
 
-    ``graph``: the thresholds that gave ``S`` and ``kept_previous``, for the record.
+    ``graph``: the thresholds that gave ``S``, ``kept_previous`` and the person's ``edits``
+    of ``S`` (kingdra.curation), for the record.
     """
     start = time.perf_counter()
     S = engine.mini_clusters
     # Lines 7-8: each mini-cluster -> one output class of each member (one-to-one), (n, m).
-    pseudo = member_pseudo_labels(S, engine.member_labels, engine.config.n_outputs)
+    # Empty slots (mini-clusters a person rejected or merged away) take no class.
+    used = [c for c in S if len(c)]
+    pseudo = member_pseudo_labels(used, engine.member_labels, engine.config.n_outputs)
     engine.pseudo_labels = np.asarray(pseudo, dtype=np.int64)
     if not (engine.pseudo_labels >= 0).any():
         logger.warning("no pseudo-labelled points: this iteration trains unsupervised only")

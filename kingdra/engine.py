@@ -5,13 +5,17 @@
     engine = KingdraEngine(X, KingdraConfig.from_preset("fast", n_clusters=10), y_eval=y)
     engine.train_base()          # unsupervised Ladder-* ensemble (lines 1-4)
     engine.build_graph()         # agreement graph + Algorithm 1 -> engine.mini_clusters
+    engine.reject(3)             # optional: a person edits the mini-clusters (kingdra.curation)
     engine.train_iteration()     # pseudo-labels per member + semi-supervised epochs
     engine.labels_               # aligned ensemble average, argmax
 
 Between steps everything is plain state (``probs``, ``member_labels``, ``confidence``,
 ``graph``, ``mini_clusters``, ``history``) and ``t_pos``, ``t_neg``, ``k``,
 ``min_confidence``, ``epochs_iter`` may be changed. Moving thresholds only re-runs
-:meth:`build_graph`, never training.
+:meth:`build_graph`, never training. Between :meth:`build_graph` and :meth:`train_iteration`
+the mini-clusters may be edited (:meth:`reject`, :meth:`drop`, :meth:`merge`,
+:meth:`add_group`); the iteration trains on the edited set and its history record lists the
+edits.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from kingdra import algorithm2
 from kingdra.alignment import align_members
 from kingdra.bases import build_members, build_objective
 from kingdra.config import KingdraConfig, Thresholds
+from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
 from kingdra.graph import get_clusters
 from kingdra.history import load as load_history
@@ -98,7 +103,11 @@ class KingdraEngine:
     graph : GetClustersResult or None
         Result of the last :meth:`build_graph`.
     mini_clusters : list of int arrays or None
-        The mini-clusters the next :meth:`train_iteration` uses (last complete set).
+        The mini-clusters the next :meth:`train_iteration` uses (last complete set), after
+        the pending :attr:`edits`; a rejected or merged-away one stays as an empty slot.
+    edits : list of dict
+        Edits of :attr:`mini_clusters` since the last :meth:`build_graph`, not yet trained on
+        (:mod:`kingdra.curation`); the next :meth:`train_iteration` records and clears them.
     history : list of dict
         One :class:`kingdra.history.Record` per trained phase (iteration 0 is the base
         ensemble), in its JSON form.
@@ -147,6 +156,8 @@ class KingdraEngine:
         self.confidence: np.ndarray | None = None
         self.graph: Any = None
         self.mini_clusters: list[np.ndarray] | None = None
+        self.edits: list[dict[str, Any]] = []
+        self._unedited: list[np.ndarray] | None = None  # mini_clusters before the edits
         self.pseudo_labels: np.ndarray | None = None
         self.history: list[dict[str, Any]] = []
         self.iteration = 0
@@ -181,6 +192,7 @@ class KingdraEngine:
         # Mini-clusters and pseudo-labels are row indices of the old data.
         self.graph = self.mini_clusters = self.pseudo_labels = None
         self._mini_clusters_complete = False
+        self.edits, self._unedited = [], None
 
     @property
     def n_samples(self) -> int:
@@ -348,6 +360,14 @@ class KingdraEngine:
         """
         if self.member_labels is None:
             raise ValueError("no predictions yet: call train_base() (or predict()) first")
+        if self.edits:  # they were made on the set this graph replaces
+            logger.warning(
+                "build_graph() discards %d untrained edit(s) of the mini-clusters (%s); "
+                "edit after build_graph(), then train_iteration()",
+                len(self.edits),
+                "; ".join(describe(e) for e in self.edits),
+            )
+            self.mini_clusters, self.edits, self._unedited = self._unedited, [], None
         m = self.config.n_models
         t_pos = self.t_pos if t_pos is None else t_pos
         t_neg = self.t_neg if t_neg is None else t_neg
@@ -425,9 +445,60 @@ class KingdraEngine:
         if self.mini_clusters is None:
             self.build_graph()
         graph = getattr(self, "_graph_params", {})  # the last build_graph's thresholds
+        edits = list(self.edits) or None
         algorithm2.iteration(
-            self, epochs, callback, **graph, kept_previous=bool(self._kept_previous)
+            self, epochs, callback, **graph, kept_previous=bool(self._kept_previous), edits=edits
         )
+        self.edits, self._unedited = [], None  # trained on: the edited set is the set now
+
+    # -- curation (kingdra.curation): a person's edits before the next iteration ------------
+    def reject(self, cluster: int) -> list[np.ndarray]:
+        """Reject mini-cluster ``cluster``: its rows go unlabelled in the next iteration.
+
+        Returns the edited :attr:`mini_clusters`. Numbers stay those of the graph (the
+        rejected one is left as an empty slot).
+
+        Raises
+        ------
+        ValueError
+            No mini-clusters yet, a number out of range, an empty mini-cluster, the last one.
+        """
+        return self.apply_edits([{"op": "reject", "cluster": cluster}])
+
+    def drop(self, cluster: int, rows: Any) -> list[np.ndarray]:
+        """Drop ``rows`` (row numbers of X, all in the mini-cluster) from mini-cluster ``cluster``."""
+        return self.apply_edits([{"op": "drop", "cluster": cluster, "rows": _as_list(rows)}])
+
+    def merge(self, i: int, j: int) -> list[np.ndarray]:
+        """Merge mini-cluster ``j`` into ``i``: one pseudo-label for both; ``j`` is left empty."""
+        return self.apply_edits([{"op": "merge", "clusters": [i, j]}])
+
+    def add_group(self, rows: Any) -> list[np.ndarray]:
+        """Make ``rows`` (e.g. a selection) a new mini-cluster; they leave any that held them."""
+        return self.apply_edits([{"op": "add", "rows": _as_list(rows)}])
+
+    def apply_edits(self, edits: list[dict[str, Any]]) -> list[np.ndarray]:
+        """Apply edits (:mod:`kingdra.curation` dicts) in order, all or none; the edited set.
+
+        Raises
+        ------
+        ValueError
+            Before :meth:`build_graph`, or for an edit that does not fit (the message says
+            which edit and what to fix); then nothing is changed.
+        """
+        if self.mini_clusters is None:
+            raise ValueError("no mini-clusters to edit yet: call build_graph() first")
+        if not isinstance(edits, (list, tuple)):
+            raise ValueError(f"edits must be a list of edit dicts, got {type(edits).__name__}")
+        checked = [edit_json(e) for e in edits]
+        edited = apply_edits(
+            self.mini_clusters, checked, self.n_samples or None, self.config.n_outputs
+        )
+        if self._unedited is None:
+            self._unedited = self.mini_clusters
+        self.mini_clusters = edited
+        self.edits.extend(checked)
+        return self.mini_clusters
 
     def step(self, callback: Callback | None = None) -> None:
         """One Kingdra iteration: :meth:`build_graph` then :meth:`train_iteration`."""
@@ -589,9 +660,9 @@ class KingdraEngine:
             "min_confidence": self.min_confidence,
             "epochs_iter": self.epochs_iter,
             "history": self.history,
-            "mini_clusters": None
-            if self.mini_clusters is None
-            else [[int(i) for i in c] for c in self.mini_clusters],
+            "mini_clusters": _clusters_json(self.mini_clusters),
+            "edits": list(self.edits),  # pending (not yet trained on)
+            "mini_clusters_unedited": _clusters_json(self._unedited),
         }
         return tensors, meta
 
@@ -676,10 +747,14 @@ class KingdraEngine:
         engine.min_confidence = float(meta.get("min_confidence", engine.min_confidence))
         engine.epochs_iter = int(meta.get("epochs_iter", engine.epochs_iter))
         engine.history = load_history(meta.get("history", []))
-        clusters = meta.get("mini_clusters")
-        engine.mini_clusters = (
-            None if clusters is None else [np.asarray(c, dtype=np.int64) for c in clusters]
-        )
+        engine.mini_clusters = _clusters_from_json(meta.get("mini_clusters"))
+        try:
+            engine.edits = [edit_json(e) for e in meta.get("edits") or []]
+        except ValueError as err:
+            raise ValueError(f"the saved edits of the mini-clusters are damaged: {err}") from None
+        engine._unedited = _clusters_from_json(meta.get("mini_clusters_unedited"))
+        if engine.edits and engine._unedited is None:
+            engine._unedited = engine.mini_clusters
         return engine
 
 
@@ -700,6 +775,19 @@ def _quiet_graph():
             yield
     finally:
         graph_logger.removeFilter(quiet)
+
+
+def _clusters_json(clusters: list[np.ndarray] | None) -> list[list[int]] | None:
+    return None if clusters is None else [[int(i) for i in c] for c in clusters]
+
+
+def _clusters_from_json(clusters: Any) -> list[np.ndarray] | None:
+    return None if clusters is None else [np.asarray(c, dtype=np.int64) for c in clusters]
+
+
+def _as_list(rows: Any) -> Any:
+    """Row numbers as a plain list where they are an array (the edit dicts are JSON)."""
+    return np.asarray(rows).tolist() if isinstance(rows, (np.ndarray, range)) else rows
 
 
 def _check_epochs(value: Any, name: str = "epochs") -> int:

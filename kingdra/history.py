@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from kingdra.curation import edit_json
+
 __all__ = ["Record", "load"]
 
 
@@ -36,6 +38,9 @@ class Record:
     k: int | None = None
     min_confidence: float | None = None
     kept_previous: bool | None = None  # the graph fell short; the last complete set was used
+    # The person's edits of the mini-clusters before this iteration (kingdra.curation), in
+    # order; mini_cluster_sizes and the pseudo-labels are those after the edits.
+    edits: list[dict] | None = None
     mini_cluster_sizes: list[int] | None = None
     n_pseudo_labelled: int | None = None
     coverage: float | None = None  # n_pseudo_labelled / n
@@ -106,6 +111,10 @@ def _read(name: str, value: Any, kind: str) -> Any:
         if not isinstance(value, list):
             raise ValueError(f"{name!r} must be a list, got {value!r}")
         return [_read(name, v, kind[5:-1]) for v in value]
+    if kind == "list[dict]":
+        if not isinstance(value, list):
+            raise ValueError(f"{name!r} must be a list, got {value!r}")
+        return [edit_json(v) for v in value]
     if kind == "dict[str, float]":
         if not isinstance(value, dict):
             raise ValueError(f"{name!r} must be a mapping, got {value!r}")
