@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kingdra.curation import describe
 from kingdra.plots import confusion_figure, embedding_figure, merge_figure
 from kingdra.pseudo import pseudo_labels
 from kingdra.ui.clusters_view import (
@@ -18,6 +19,7 @@ from kingdra.ui.clusters_view import (
     top_words,
     wrong_mask,
 )
+from kingdra.ui.curation_view import curation_table, parse_rows, rows_text
 from kingdra.ui.graph_view import (
     chart_selection,
     cluster_membership,
@@ -39,7 +41,10 @@ th = session.current_thresholds()
 fine = fine_note(session.config.n_clusters, session.config.overcluster)
 key = ("result", snap.iteration, th.t_pos, th.t_neg, th.k, round(th.min_confidence, 4))
 result = session.cached(key, lambda: run_algorithm(snap.member_labels, snap.confidence, *th))
-mini = cluster_membership(result.clusters, n)
+base = [np.asarray(c, dtype=np.int64) for c in result.clusters]
+edited = session.edited_clusters(base)  # the next iteration's set, after a person's edits
+mini = cluster_membership(edited, n)
+cluster_names = session.cluster_names
 source = (
     "applied on the Graph page"
     if session.thresholds is not None
@@ -51,6 +56,7 @@ st.caption(
     f"mini-clusters with t_pos={th.t_pos}, t_neg={th.t_neg}, at most {th.k} of them"
     f"{f', {fine}' if fine else ''} "
     f"({source}; {int((mini >= 0).sum()):,} points)."
+    + (f" {len(session.pending_edits())} edit(s) of yours below." if session.edits else "")
 )
 
 kind = st.radio("Show", ("final clusters", "mini-clusters"), horizontal=True, key="clusters_kind")
@@ -66,6 +72,8 @@ for j, (g, idx, shown) in enumerate(sample_groups(groups, per)):
     shown_all.append(shown)
     purity = f", {1 - wrong[idx].mean():.0%} majority class" if ds.y is not None else ""
     title = f"{'cluster' if kind == 'final clusters' else 'mini-cluster'} {g}: {len(idx):,}{purity}"
+    if kind == "final clusters" and int(g) in cluster_names:
+        title = f"{cluster_names[int(g)]} · {title}"
     with cols[j % 2]:
         if ds.images is not None:
             st.image(
@@ -80,6 +88,81 @@ for j, (g, idx, shown) in enumerate(sample_groups(groups, per)):
                     st.text(("✗ " if wrong[i] else "") + ds.texts[i][:200])
             else:
                 st.dataframe(pd.DataFrame(ds.X[shown[:5]]), height=150)
+
+
+def edit(change: dict) -> None:
+    """Add one edit for the next iteration; a bad one is said, the others are kept."""
+    try:
+        session.add_edit(base, change)
+    except ValueError as err:
+        st.error(str(err))
+    else:
+        st.rerun()
+
+
+def curate() -> None:
+    st.subheader("Curate the next iteration's pseudo-labels")
+    st.caption(
+        "Before **Next iteration** (Train page): reject a mini-cluster, merge two, drop rows "
+        "from one or make rows a new one (select points on the UMAP below, then **Use these "
+        "rows**). Numbers stay the graph's; the iteration trains on the edited set and the "
+        "History page lists the edits."
+    )
+    ids = [i for i, c in enumerate(edited) if len(c)]
+    if not ids:
+        st.info("No mini-clusters at these thresholds: lower t_pos or t_neg on the Graph page.")
+        return
+    c = st.columns(3)
+    pick = c[0].selectbox("mini-cluster", ids, key="clusters_cur_pick")
+    if c[0].button("Reject it", key="clusters_cur_reject"):
+        edit({"op": "reject", "cluster": pick})
+    others = [i for i in ids if i != pick]
+    other = c[1].selectbox("merge into it", others, key="clusters_cur_other")
+    if c[1].button("Merge", key="clusters_cur_merge", disabled=not others):
+        edit({"op": "merge", "clusters": [pick, other]})
+    text = c[2].text_input("rows", key="clusters_cur_rows", placeholder="3, 17, 40-45")
+    b = c[2].columns(2)
+    drop = b[0].button("Drop from it", key="clusters_cur_drop")
+    add = b[1].button("New group", key="clusters_cur_add")
+    if drop or add:
+        try:
+            rows = parse_rows(text)
+        except ValueError as err:
+            st.error(str(err))
+        else:
+            edit(
+                {"op": "drop", "cluster": pick, "rows": rows}
+                if drop
+                else {"op": "add", "rows": rows}
+            )
+    pending = session.pending_edits()
+    if pending:
+        st.markdown("\n".join(f"{k + 1}. {describe(e)}" for k, e in enumerate(pending)))
+        b = st.columns(2)
+        if b[0].button("Undo the last edit", key="clusters_cur_undo"):
+            session.undo_edit()
+            st.rerun()
+        if b[1].button("Clear the edits", key="clusters_cur_clear"):
+            session.edits = []
+            st.rerun()
+    table = curation_table(base, edited, ds.y, ds.class_names)
+    st.dataframe(pd.DataFrame(table), hide_index=True, height=250)
+
+
+def name_clusters() -> None:
+    with st.expander("Name the clusters (the names go into the CSV exports)"):
+        k = session.config.n_clusters
+        cols = st.columns(5)
+        for c in range(k):
+            value = cols[c % 5].text_input(
+                f"cluster {c}", cluster_names.get(c, ""), max_chars=80, key=f"clusters_name_{c}"
+            )
+            if value.strip() != cluster_names.get(c, ""):
+                session.name_cluster(c, value)
+
+
+curate()
+name_clusters()
 
 engine = session.engine
 if engine is not None and engine.config.overcluster > 1 and not session.runner.is_running():
@@ -128,14 +211,20 @@ elif ukey in session.cache or st.button("Compute UMAP", key="clusters_umap"):
                 picked,
                 cluster=snap.labels,
                 mini_cluster=mini,
-                pseudo=pseudo_labels(result.clusters, n),
+                pseudo=pseudo_labels(edited, n),
                 y=ds.y,
                 class_names=ds.class_names,
+                cluster_names=cluster_names,
             ),
             file_name=f"{ds.name}-selection.csv",
             mime="text/csv",
             on_click="ignore",
             key="clusters_export_selection",
+        )
+        st.button(
+            "Use these rows for curation",
+            key="clusters_use_selection",
+            on_click=lambda: st.session_state.update(clusters_cur_rows=rows_text(picked)),
         )
         if ds.images is not None:
             st.image(
@@ -167,7 +256,7 @@ st.subheader("Export")
 c = st.columns(3)
 c[0].download_button(
     "Labels (CSV)",
-    labels_csv(snap.labels, pseudo=pseudo_labels(result.clusters, n), y=ds.y),
+    labels_csv(snap.labels, pseudo=pseudo_labels(edited, n), y=ds.y, cluster_names=cluster_names),
     file_name=f"{ds.name}-labels.csv",
     mime="text/csv",
     on_click="ignore",

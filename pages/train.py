@@ -164,6 +164,11 @@ if session.trained:
         f"t_neg={th.t_neg}, {th.k} mini-clusters{f' ({fine})' if fine else ''}, "
         f"min_confidence={th.min_confidence:.2f} (set them on the Graph page)."
     )
+    if session.pending_edits():
+        st.caption(
+            f"The next iteration trains on mini-clusters with {len(session.pending_edits())} "
+            "edit(s) of yours (Clusters page)."
+        )
 
 
 @st.fragment(run_every=1.0 if session.runner.is_running() else None)

@@ -528,3 +528,67 @@ def test_history_scores_members_on_the_final_clusters(trained_overclustered):
     shown = [float(t) for t in spec["data"][0]["text"]]  # the bars' labels, "0.912"
     expected = trained.engine.history[-1]["member_acc"]
     np.testing.assert_allclose(shown, expected, atol=5e-4)
+
+
+def test_clusters_page_curates_the_next_iteration_and_names_clusters(monkeypatch):
+    """Reject, merge, drop typed rows; bad rows say so; names reach the CSV; then train."""
+    from kingdra.ui import clusters_view
+    from kingdra.ui.graph_view import run_algorithm
+
+    session = _train_through_the_page(TINY)
+    snap = session.latest
+    S = run_algorithm(snap.member_labels, snap.confidence, *session.current_thresholds()).clusters
+    big = [i for i, c in enumerate(S) if len(c) >= 2]
+    a, b = big[:2]
+    at = _page(_with(session), "clusters")
+    _ok(at)
+    at.selectbox(key="clusters_cur_pick").set_value(a).run()
+    at.button(key="clusters_cur_reject").click().run()
+    _ok(at)
+    assert session.pending_edits() == [{"op": "reject", "cluster": a}]
+    at.selectbox(key="clusters_cur_pick").set_value(b).run()
+    at.text_input(key="clusters_cur_rows").set_value("banana").run()
+    at.button(key="clusters_cur_drop").click().run()
+    _ok(at)
+    assert "'banana' is not a row number" in at.error[0].value
+    at.text_input(key="clusters_cur_rows").set_value(str(S[a][0])).run()
+    at.button(key="clusters_cur_drop").click().run()
+    assert "not in mini-cluster" in at.error[0].value  # S[a][0] is not in b
+    assert len(session.pending_edits()) == 1  # the session is kept
+    at.text_input(key="clusters_cur_rows").set_value(str(S[b][0])).run()
+    at.button(key="clusters_cur_drop").click().run()
+    _ok(at)
+    table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+    assert table["status"][a] == "rejected" and table["status"][b] == "edited"
+    assert table["size"][b] == len(S[b]) - 1
+    assert "1. reject mini-cluster" in " ".join(m.value for m in at.markdown)
+    made: list[str] = []
+    real = clusters_view.labels_csv
+    monkeypatch.setattr(
+        clusters_view, "labels_csv", lambda *x, **k: made.append(real(*x, **k)) or made[-1]
+    )
+    at.text_input(key="clusters_name_0").set_value("zeros, round").run()
+    _ok(at)
+    assert session.cluster_names == {0: "zeros, round"}
+    lines = made[-1].splitlines()
+    assert lines[0] == "index,cluster,pseudo_label,true_label,cluster_name"
+    row = next(r for r in lines[1:] if r.split(",")[1] == "0")
+    assert row.endswith('"zeros, round"')
+    assert lines[1 + int(S[a][0])].split(",")[2] == "-1"  # the rejected mini-cluster's row
+    # Pending edits and names survive the checkpoint.
+    from kingdra.ui.session import AppSession
+
+    copy = AppSession(sync=True)
+    copy.dataset, copy.dataset_key = session.dataset, session.dataset_key
+    copy.restore_bytes(session.checkpoint_bytes(), device="cpu")
+    assert copy.pending_edits() == session.pending_edits()
+    assert copy.cluster_names == {0: "zeros, round"}
+    # The next iteration trains on the edited set and records the edits.
+    at = _page(_with(session), "train")
+    assert any("2 edit(s) of yours" in c.value for c in at.caption)
+    at.button(key="train_next").click().run()
+    _ok(at)
+    engine = session.engine
+    assert [e["op"] for e in engine.history[-1]["edits"]] == ["reject", "drop"]
+    assert (engine.pseudo_labels[S[a]] == -1).all() and (engine.pseudo_labels[S[b][0]] == -1).all()
+    assert session.pending_edits() == []

@@ -126,20 +126,31 @@ def top_words(texts: Sequence[str], groups: np.ndarray, n_words: int = 8) -> dic
     return out
 
 
-def labels_csv(labels: np.ndarray, *, pseudo: np.ndarray | None = None, y=None) -> str:
-    """CSV with one row per sample: index, cluster, pseudo_label (-1 none), true label."""
+def labels_csv(
+    labels: np.ndarray, *, pseudo: np.ndarray | None = None, y=None, cluster_names=None
+) -> str:
+    """CSV with one row per sample: index, cluster, pseudo_label (-1 none), true label.
+
+    ``cluster_names`` ({cluster: name}, from the Clusters page) adds a ``cluster_name``
+    column ("" where a cluster has no name), quoted as CSV needs.
+    """
     labels = np.asarray(labels)
     header = ["index", "cluster"]
-    cols = [np.arange(len(labels)), labels]
+    cols = [np.arange(len(labels)).tolist(), labels.astype(int).tolist()]
     if pseudo is not None:
         header.append("pseudo_label")
-        cols.append(np.asarray(pseudo))
+        cols.append(np.asarray(pseudo).astype(int).tolist())
     if y is not None:
         header.append("true_label")
-        cols.append(np.asarray(y))
-    lines = [",".join(header)]
-    lines.extend(",".join(str(int(v)) for v in row) for row in zip(*cols, strict=True))
-    return "\n".join(lines) + "\n"
+        cols.append(np.asarray(y).astype(int).tolist())
+    if cluster_names:
+        header.append("cluster_name")
+        cols.append([cluster_names.get(int(c), "") for c in labels])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(zip(*cols, strict=True))
+    return out.getvalue()
 
 
 def selection_csv(
@@ -151,12 +162,14 @@ def selection_csv(
     y: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
     names: Sequence[str] | None = None,
+    cluster_names: dict[int, str] | None = None,
 ) -> str:
     """CSV of selected samples: index, then each given column at those rows.
 
     ``cluster``, ``mini_cluster`` (``-1`` none), ``pseudo`` (``-1`` none) and ``y`` are
     full-length arrays; ``class_names`` adds the true class's original name and ``names`` a
-    name per sample (file names, cluster names). Names are quoted as CSV needs.
+    name per sample (file names); ``cluster_names`` ({cluster: name}) a ``cluster_name``
+    column from ``cluster``. Names are quoted as CSV needs.
     """
     ids = np.asarray(ids, dtype=np.int64)
     header = ["index"]
@@ -173,6 +186,9 @@ def selection_csv(
     if y is not None and class_names is not None:
         header.append("true_class")
         cols.append([str(class_names[int(v)]) for v in np.asarray(y)[ids]])
+    if cluster_names and cluster is not None:
+        header.append("cluster_name")
+        cols.append([cluster_names.get(int(c), "") for c in np.asarray(cluster)[ids]])
     if names is not None:
         header.append("name")
         cols.append([str(names[int(i)]) for i in ids])

@@ -18,6 +18,7 @@ import numpy as np
 
 from kingdra.checkpoint import run_from_bytes_raw, run_to_bytes
 from kingdra.config import Thresholds
+from kingdra.curation import apply_edits, edit_json
 from kingdra.engine import KingdraEngine
 from kingdra.ui.runner import ProgressBoard, TrainingRunner, progress_fraction
 
@@ -64,6 +65,11 @@ class AppSession:
         self.baselines: list[dict] | None = None
         self.messages: list[str] = []
         self.previous: dict[str, Any] | None = None  # a run put aside by set_dataset
+        # A person's edits of the next iteration's mini-clusters (kingdra.curation), made on
+        # the set Algorithm 1 gives for `edits_on` (latest snapshot, thresholds).
+        self.edits: list[dict[str, Any]] = []
+        self.edits_on: tuple | None = None
+        self.cluster_names: dict[int, str] = {}  # final cluster -> a person's name for it
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -107,7 +113,7 @@ class AppSession:
 
     def _run_state(self) -> dict[str, Any]:
         names = ("dataset", "dataset_key", "engine", "config", "device", "snapshots")
-        names += ("thresholds", "cache", "baselines")
+        names += ("thresholds", "cache", "baselines", "edits", "edits_on", "cluster_names")
         return {name: getattr(self, name) for name in names}
 
     def previous_description(self) -> str | None:
@@ -143,6 +149,7 @@ class AppSession:
         self.thresholds = None
         self.cache = {}
         self.baselines = None
+        self.edits, self.edits_on, self.cluster_names = [], None, {}
 
     def current_thresholds(self) -> Thresholds:
         """Thresholds for the graph: the Graph page's choice, else the run's config."""
@@ -156,6 +163,54 @@ class AppSession:
             raise ValueError("train the base ensemble first")
         th = Thresholds(t_pos, t_neg, k, min_confidence)
         self.thresholds = th.validated(self.config.n_models, self.config.n_outputs)
+
+    # -- curation: the next iteration's mini-clusters, and names of the final clusters ------
+    def _edit_key(self) -> tuple:
+        return (self.latest.iteration, tuple(sorted(self.current_thresholds().to_dict().items())))
+
+    def pending_edits(self) -> list[dict[str, Any]]:
+        """Edits for the next iteration; none once the thresholds or the snapshot changed."""
+        if not self.trained or self.edits_on != self._edit_key():
+            return []
+        return list(self.edits)
+
+    def edited_clusters(self, clusters) -> list[np.ndarray]:
+        """``clusters`` (Algorithm 1 on the latest snapshot) after the pending edits."""
+        n = len(self.latest.labels)
+        return apply_edits(clusters, self.pending_edits(), n, self.config.n_outputs)
+
+    def add_edit(self, clusters, edit: dict[str, Any]) -> list[np.ndarray]:
+        """Add one edit (kingdra.curation) for the next iteration; the edited set.
+
+        Raises
+        ------
+        ValueError
+            Saying what to fix; the edits so far are kept.
+        """
+        if not self.trained:
+            raise ValueError("train the base ensemble first")
+        edit = edit_json(edit)
+        pending = self.pending_edits()
+        edits = pending + [edit]
+        edited = apply_edits(clusters, edits, len(self.latest.labels), self.config.n_outputs)
+        self.edits, self.edits_on = edits, self._edit_key()
+        return edited
+
+    def undo_edit(self) -> None:
+        self.edits = self.pending_edits()[:-1]
+
+    def name_cluster(self, cluster: int, name: str) -> None:
+        """Name final cluster ``cluster`` ("" removes the name); names go into the CSVs."""
+        k = self.config.n_clusters
+        if not 0 <= int(cluster) < k:
+            raise ValueError(f"there is no cluster {cluster}: the clusters are 0..{k - 1}")
+        name = str(name).strip()
+        if len(name) > 80:
+            raise ValueError(f"a cluster name has at most 80 characters, got {len(name)}")
+        if name:
+            self.cluster_names[int(cluster)] = name
+        else:
+            self.cluster_names.pop(int(cluster), None)
 
     def cached(self, key, compute):
         """Per-session cache of results that depend only on a snapshot and some parameters."""
@@ -249,10 +304,31 @@ class AppSession:
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
             raise ValueError(f"number of iterations must be an integer >= 1, got {n_iter!r}")
         engine = self.engine
+        edits, base = self.pending_edits(), None
+        if edits:  # the set they were made on, to check that the engine's is the same
+            from kingdra.ui.graph_view import run_algorithm
+
+            snap = self.latest
+            th = self.current_thresholds()
+            base = run_algorithm(snap.member_labels, snap.confidence, *th).clusters
+        self.edits, self.edits_on = [], None  # handed to this job
 
         def job(board: ProgressBoard) -> str:
             for part in range(n_iter):
                 engine.build_graph(**self.current_thresholds().to_dict())
+                if part == 0 and edits:
+                    same = [np.asarray(c).tolist() for c in base] == [
+                        c.tolist() for c in engine.mini_clusters
+                    ]
+                    if same:
+                        engine.apply_edits(edits)
+                    else:  # the graph fell short and the engine kept its last complete set
+                        note = (
+                            "your edits of the mini-clusters were not used: the graph fell "
+                            "short and the last complete set was trained on"
+                        )
+                        logger.warning(note)
+                        self.messages.append(note)
                 it = self.latest.iteration + 1
                 label = f"iteration {it} ({part + 1} of {n_iter})"
                 board.update(job=label)
@@ -270,7 +346,14 @@ class AppSession:
         if self.runner.is_running():
             raise ValueError("wait for the training to finish (or stop it) before saving")
         thresholds = None if self.thresholds is None else self.thresholds.to_dict()
-        extra = {"app": {"thresholds": thresholds, "dataset": self.dataset_key}}
+        extra = {
+            "app": {
+                "thresholds": thresholds,
+                "dataset": self.dataset_key,
+                "edits": self.pending_edits(),
+                "cluster_names": {str(c): v for c, v in self.cluster_names.items()},
+            }
+        }
         return run_to_bytes(self.engine, extra=extra)
 
     def restore_bytes(self, data: bytes, device: str = "auto") -> None:
@@ -301,6 +384,13 @@ class AppSession:
                 ).validated(engine.config.n_models, engine.config.n_outputs)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"the checkpoint's thresholds are invalid: {err}") from None
+        try:
+            edits = [edit_json(e) for e in app.get("edits") or []]
+            names = {int(c): str(v) for c, v in (app.get("cluster_names") or {}).items()}
+        except (AttributeError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"the checkpoint's edits or cluster names are damaged: {err}"
+            ) from None
         self.reset_run()
         self.engine = engine
         self.config = engine.config
@@ -309,6 +399,9 @@ class AppSession:
         if engine.member_labels is None:
             engine.predict()
         self._snapshot()
+        self.cluster_names = names
+        if edits:
+            self.edits, self.edits_on = edits, self._edit_key()
 
 
 def _elapsed(started_at: float) -> float:
