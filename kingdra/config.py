@@ -373,9 +373,6 @@ class KingdraConfig:
 
         Notes
         -----
-        Presets in :data:`PRESET_T_NEG_MARGIN` set ``t_neg = n_models - margin`` unless
-        ``t_neg`` is given.
-
         With ``base="ladder-dot"`` and no ``min_confidence`` override, ``min_confidence``
         becomes 0: the dot-product loss leaves outputs soft, and on digits no point reached
         0.9 in every member, so the graph found no anchor at all (measured: coverage 0).
@@ -389,9 +386,6 @@ class KingdraConfig:
         values.update(overrides)
         if values.get("base") == "ladder-dot" and "min_confidence" not in overrides:
             values["min_confidence"] = 0.0
-        margin = PRESET_T_NEG_MARGIN.get(name, 0)
-        if "t_neg" not in overrides and values.get("t_neg") is None and margin:
-            values["t_neg"] = max(1, int(values.get("n_models", cls.n_models)) - margin)
         return cls(**values)
 
     def replace(self, **changes: Any) -> KingdraConfig:
@@ -520,8 +514,8 @@ def _check_number(name: str, value: Any, allowed: Range, kind: type) -> None:
 
 #: Named settings. ``paper``: the authors' numbers (each field's ``paper`` metadata). ``fast``: chosen by experiment
 #: (docs/benchmarks.md) for sklearn digits in about a minute on 2 CPU cores (measured: 94.1 %
-#: ACC over 3 seeds, 48 s end to end); it adds a neighbour term, ``t_neg = m - 1`` and
-#: over-clustering (``overcluster = 2``).
+#: ACC over 3 seeds, 48 s end to end); it adds a neighbour term and over-clustering
+#: (``overcluster = 2``).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": paper_settings(),
     "fast": dict(
@@ -557,9 +551,3 @@ PRESETS["imsat"] = dict(
     n_iter=3,
     min_confidence=0.9,  # 0.5 let impure anchors in (digits seeds 1 / 3: 88.7 / 85.5 %)
 )
-
-#: Presets whose ``t_neg`` defaults to ``n_models - margin`` instead of ``n_models``. With
-#: t_neg = m, one shared mistake (digits: every member splits the 1s) lets Algorithm 1 find
-#: only 7-9 of 10 mini-clusters; m - 1 found 10 of 10 (docs/benchmarks.md). The authors' code removes a node
-#: that agrees with the picked mini-cluster in 2 or more models, i.e. also m - 1.
-PRESET_T_NEG_MARGIN: dict[str, int] = {"fast": 1, "imsat": 1}

@@ -55,10 +55,10 @@ def open_lesson(key: str) -> None:
 
 
 def follow_members() -> None:
-    """t_pos = m and t_neg = m - 1, the default rule, when the ensemble size moves."""
+    """t_pos = t_neg = m, the presets' rule, when the ensemble size moves."""
     m = st.session_state["lesson_members"]
     st.session_state["lesson_t_pos"] = m
-    st.session_state["lesson_t_neg"] = max(m - 1, 1)
+    st.session_state["lesson_t_neg"] = m
 
 
 def control(container, name: str, data) -> None:

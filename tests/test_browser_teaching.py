@@ -36,11 +36,11 @@ def test_lessons_open_without_training_and_respond_to_their_control(page):  # no
     page.wait_for_selector("text=Look for:")
     _no_exception(page)
     page.wait_for_selector("[data-testid=stSidebar] >> text=not trained")
-    assert _metric(page, "precision") == "99.5%"
+    assert _metric(page, "precision") == "99.6%"
     _press(page, "lesson_t_pos", "ArrowLeft", 8)  # t_pos 10 -> 2: impure mini-clusters
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stMetric]')].some("
-        "m => m.innerText.includes('precision') && m.innerText.includes('65.2%'))"
+        "m => m.innerText.includes('precision') && m.innerText.includes('72.3%'))"
     )
     page.screenshot(path=str(ARTIFACTS / "lessons-t-pos.png"), full_page=True)
 

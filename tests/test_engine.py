@@ -223,12 +223,12 @@ def test_config_presets_and_round_trip():
     assert KingdraConfig(hidden=(10, 10, 10)).resolved_denoise_weights == (1000, 10, 0.1, 0.1, 0.1)
 
 
-def test_fast_preset_t_neg_is_all_but_one_member():
-    assert KingdraConfig.from_preset("fast").t_neg == 9
-    assert KingdraConfig.from_preset("fast", n_models=5).t_neg == 4
-    assert KingdraConfig.from_preset("fast", n_models=1).t_neg == 1
-    assert KingdraConfig.from_preset("fast", t_neg=10).t_neg == 10
-    assert KingdraConfig.from_preset("fast", t_neg=None).resolved_t_neg == 10
+def test_presets_leave_t_neg_to_every_member():
+    # t_neg = m - 1 was ablated and removed (docs/benchmarks.md): every preset uses the paper's m.
+    for name in ("fast", "imsat", "paper"):
+        assert KingdraConfig.from_preset(name).t_neg is None
+        assert KingdraConfig.from_preset(name, n_models=5).resolved_t_neg == 5
+    assert KingdraConfig.from_preset("fast", t_neg=9).resolved_t_neg == 9
     assert KingdraConfig.from_preset("paper").resolved_t_neg == 10
     assert KingdraConfig.from_preset("paper").neighbor_weight == 0.0
 
