@@ -156,3 +156,16 @@ def test_bench_epoch_prints_both_optimizers(capsys):
     assert len(row) == 1
     loop, fused, ratio = (float(v) for v in row[0].strip("| ").split("|")[2:])
     assert loop > 0 and fused > 0 and ratio == pytest.approx(loop / fused, rel=0.02)
+
+
+def test_learning_curve_reads_every_chunk_then_each_iteration(tmp_path):
+    from benchmarks import learning_curve
+
+    out = tmp_path / "curve.json"
+    argv = ["--dataset", "digits", "--preset", "fast", "--every", "1", "--epochs", "2"]
+    argv += ["--device", "cpu", "--out", str(out), *TINY]
+    assert learning_curve.main(argv) == 0
+    readings = json.loads(out.read_text())["readings"]
+    assert [r.get("epoch") for r in readings[:2]] == [1, 2]
+    assert readings[2]["iteration"] == 1 and len(readings) == 3
+    assert all(0.1 < r["acc"] <= 1.0 and len(r["member_acc"]) == 2 for r in readings)
