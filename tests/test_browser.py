@@ -244,6 +244,39 @@ def test_cluster_gallery_and_label_export(page):
     assert len(lines) == 1797 + 1
 
 
+def test_curate_the_next_iteration_and_name_a_cluster(page):
+    _goto(page, "Clusters")
+    _settled(page)
+    page.locator(".st-key-clusters_cur_rows input").fill("banana")
+    page.locator(".st-key-clusters_cur_rows input").press("Enter")
+    _settled(page)
+    page.locator(".st-key-clusters_cur_drop button").click()
+    page.wait_for_selector("[data-testid=stAlert] >> text=is not a row number")
+    page.locator(".st-key-clusters_cur_reject button").click()
+    page.wait_for_selector("li >> text=/reject mini-cluster \\d+/")
+    _settled(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.get_by_text("Name the clusters").click()
+    page.locator(".st-key-clusters_name_0 input").fill("zeros, round")
+    page.locator(".st-key-clusters_name_0 input").press("Enter")
+    _settled(page)
+    page.screenshot(path=str(ARTIFACTS / "curation.png"), full_page=True)
+    with page.expect_download() as info:
+        page.locator(".st-key-clusters_export_csv button").click()
+    lines = Path(info.value.path()).read_text().splitlines()
+    assert lines[0] == "index,cluster,pseudo_label,true_label,cluster_name"
+    assert any(line.endswith('"zeros, round"') for line in lines[1:])
+    _goto(page, "Train")
+    page.wait_for_selector("text=1 edit(s) of yours")
+    page.locator(".st-key-train_next button").click()
+    page.wait_for_selector("text=/1 iteration\\(s\\) done/", timeout=120_000)
+    _settled(page)
+    _goto(page, "Clusters")
+    _settled(page)
+    done = page.locator("li", has_text=re.compile(r"reject mini-cluster \d"))
+    assert done.count() == 0  # trained on, cleared
+
+
 # ---- a newcomer's own small files, in a fresh session, through every page
 
 
