@@ -332,7 +332,10 @@ def _upload(page, path: Path) -> None:
 
 def _train_and_visit_every_page(page, n: int, k: int, name: str) -> None:
     _goto(page, "Train")
-    assert page.locator(".st-key-train_k input").input_value() == str(k)  # from the labels
+    # k comes from the labels; under load the page may still be drawing the old value.
+    page.wait_for_function(
+        "k => document.querySelector('.st-key-train_k input')?.value === k", arg=str(k)
+    )
     page.locator(".st-key-train_start button").click()
     page.wait_for_selector("text=base ensemble trained", timeout=300_000)
     body = page.inner_text("body")
