@@ -21,15 +21,12 @@ Writes ``benchmarks/results/ablation-<part>-<dataset>-<preset>.json`` as ``{"par
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.table2 import ROOT, commit, parse_sets, seed_list
+from benchmarks.table2 import command_line, commit, parse_sets, seed_list, write_report
 from kingdra.checkpoint import run_from_bytes, run_to_bytes
 from kingdra.config import KingdraConfig
 from kingdra.data import load
@@ -116,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "n": int(len(y)),
         "device": device_description(device),
         "commit": revision,
-        "command": "python -m benchmarks.ablation "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("benchmarks.ablation", argv),
         "seeds": seeds,
         "base": [results[s]["base"] for s in seeds],
         "with": [results[s]["with"] for s in seeds],
@@ -130,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("base", "with", "without"):
         acc = 100 * np.asarray(report[name])
         print(f"{name:8s} {acc.mean():.1f} ± {acc.std():.1f} (worst {acc.min():.1f})")
-    name = f"ablation-{args.part}-{args.dataset}-{args.preset}.json"
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_report(report, args.out, f"ablation-{args.part}-{args.dataset}-{args.preset}.json")
     return 0
 
 

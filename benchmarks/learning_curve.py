@@ -11,13 +11,10 @@ mini-clusters, pseudo-label coverage and precision. Writes the same as JSON to `
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
 import time
-from pathlib import Path
 
-from benchmarks.table2 import ROOT, commit, parse_sets
+from benchmarks.table2 import command_line, commit, parse_sets, write_report
 from kingdra.config import KingdraConfig
 from kingdra.data import load
 from kingdra.device import device_description, resolve_device
@@ -93,15 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         "config": config.to_dict(),
         "device": device_description(device),
         "commit": revision,
-        "command": "python -m benchmarks.learning_curve "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("benchmarks.learning_curve", argv),
         "readings": readings,
     }
-    name = f"curve-{args.dataset}-{args.preset}-seed{args.seed}.json"
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_report(report, args.out, f"curve-{args.dataset}-{args.preset}-seed{args.seed}.json")
     return 0
 
 

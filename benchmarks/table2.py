@@ -101,6 +101,20 @@ def commit() -> str:
         return "unknown"
 
 
+def command_line(module: str, argv: list[str] | None) -> str:
+    """The command that ran ``module`` with ``argv`` (else this process's arguments)."""
+    return f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
+def write_report(report: dict, out: str | None, name: str) -> Path:
+    """``report`` as JSON to ``out``, else to ``benchmarks/results/<name>``; prints the path."""
+    path = Path(out) if out else ROOT / "benchmarks" / "results" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def seed_list(text: str) -> list[int]:
     """``"5"`` -> seeds 0..4; ``"1,3"`` -> seeds 1 and 3."""
     try:
@@ -206,27 +220,19 @@ def main(argv: list[str] | None = None) -> int:
             f"| {' / '.join(f'{a:.1f}' for a in acc)} | {np.mean(row['seconds']):.1f} "
             f"| {'–' if paper is None else paper} |"
         )
-    out = (
-        Path(args.out)
-        if args.out
-        else ROOT / "benchmarks" / "results" / (f"table2-{args.dataset}.json")
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "dataset": args.dataset,
         "n": int(len(X)),
         "device": device_name,
         "torch_threads": torch.get_num_threads(),
         "commit": measured_commit,
-        "command": "python -m benchmarks.table2 "
-        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command_line("benchmarks.table2", argv),
         "seeds": args.seeds,
         "overrides": overrides,
         "rows": rows,
         "iterations": histories,
     }
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"\nwrote {out}")
+    write_report(report, args.out, f"table2-{args.dataset}.json")
     return 0
 
 
