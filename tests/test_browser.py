@@ -336,6 +336,7 @@ def _train_and_visit_every_page(page, n: int, k: int, name: str) -> None:
     page.wait_for_function(
         "k => document.querySelector('.st-key-train_k input')?.value === k", arg=str(k)
     )
+    _settled(page)  # a click during a rerun can be lost under load
     page.locator(".st-key-train_start button").click()
     page.wait_for_selector("text=base ensemble trained", timeout=300_000)
     body = page.inner_text("body")

@@ -48,7 +48,7 @@ def test_fit_writes_labels_metrics_and_checkpoint(fit_dir):
         assert key in metrics
     assert (metrics["n"], metrics["d"], metrics["k"]) == (1797, 64, 10)
     assert metrics["config"]["n_models"] == 3 and metrics["config"]["hidden"] == [32]
-    assert metrics["config"]["neighbor_weight"] == 0.5 and metrics["config"]["t_neg"] == 2
+    assert metrics["config"]["neighbor_weight"] == 0.5 and metrics["config"]["t_neg"] is None
     assert metrics["config"]["batch_size"] == 48 and metrics["config"]["n_neighbors"] == 4
     assert [h["phase"] for h in metrics["history"]] == ["base", "iteration"]
     assert 0.3 < metrics["acc"] <= 1.0
