@@ -413,9 +413,9 @@ class KingdraEngine:
             self.mini_clusters = [c for c in clusters if len(c) > 0]
             self._mini_clusters_complete = False
             logger.warning(
-                "graph gave only %d non-empty mini-clusters of %d wanted%s and there is no "
-                "earlier complete set; training with those (lower t_pos/t_neg or min_confidence "
-                "to get more)",
+                "graph gave %d non-empty mini-clusters of %d wanted%s and there is no earlier "
+                "complete set: the iteration trains on those and leaves the rest unlabelled "
+                "(lower t_neg or min_confidence for more)",
                 len(self.mini_clusters),
                 k,
                 self._fine_note(),
