@@ -513,9 +513,9 @@ def _check_number(name: str, value: Any, allowed: Range, kind: type) -> None:
 
 
 #: Named settings. ``paper``: the authors' numbers (each field's ``paper`` metadata). ``fast``: chosen by experiment
-#: (docs/benchmarks.md) for sklearn digits in about a minute on 2 CPU cores (measured: 94.1 %
-#: ACC over 3 seeds, 48 s end to end); it adds a neighbour term and over-clustering
-#: (``overcluster = 2``).
+#: (docs/benchmarks.md) for sklearn digits in about a minute on 2 CPU cores (measured: 94.1 ± 0.7 %
+#: ACC over 5 seeds, 58 s a seed beside another run); it adds a neighbour term and
+#: over-clustering (``overcluster = 2``).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": paper_settings(),
     "fast": dict(
@@ -538,7 +538,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 PRESETS["imsat"] = dict(
-    base="imsat",  # MLP + VAT; Table 2 here: MNIST-5k 89.2 / 76.8 %, digits 90.4 ± 2.2 %
+    base="imsat",  # MLP + VAT; MNIST-5k 88.6 / 84.8 % (seeds 0 / 1), digits 90.1 ± 4.5 %
     n_models=10,  # digits seeds 1 / 3: 5 members (256-256) 87.7 / 81.1 %, 10 (128-128) 94.2 / 93.2
     hidden=(256, 256),  # digits seed 0: 88.2 % at 128-128, 95.5 % at 256-256
     im_weight=0.1,  # IMSAT: R_vat + 0.1 H(Y|X) - 0.4 H(Y)

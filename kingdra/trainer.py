@@ -64,8 +64,8 @@ class Trainer:
         self.objective = objective
         self.config = config
         self.device = device
-        # One fused kernel for all parameters: 5-6x faster steps than the per-tensor loop on
-        # a CPU (benchmarks/bench_epoch.py), where the step costs as much as a small batch.
+        # One fused kernel for all parameters: the step alone is ~6x faster than the
+        # per-tensor loop on a CPU; whole epochs gain less (benchmarks/bench_epoch.py).
         fused = torch.device(device).type in ("cpu", "cuda")
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused or None)
         self.cpu_gen = torch.Generator().manual_seed(seed + 1)
