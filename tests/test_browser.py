@@ -327,6 +327,7 @@ def _upload(page, path: Path) -> None:
     _settled(page)
     page.locator(".st-key-data_load_upload button").click()
     page.wait_for_selector(f"text=/Loaded {path.name}/")
+    _settled(page)
     _no_exception(page)
 
 
@@ -338,7 +339,11 @@ def _train_and_visit_every_page(page, n: int, k: int, name: str) -> None:
     )
     _settled(page)  # a click during a rerun can be lost under load
     page.locator(".st-key-train_start button").click()
-    page.wait_for_selector("text=base ensemble trained", timeout=300_000)
+    # The sidebar shows the run's state on every page: a late rerun of the page the upload
+    # came from can take the browser back there under load.
+    page.wait_for_selector("[data-testid=stSidebar] >> text=base trained", timeout=300_000)
+    _goto(page, "Train")
+    page.wait_for_selector("text=base ensemble trained")
     body = page.inner_text("body")
     assert "epoch 0/0" not in body
     _no_exception(page)
