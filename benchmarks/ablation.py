@@ -26,10 +26,9 @@ import time
 
 import numpy as np
 
-from benchmarks.table2 import command_line, commit, parse_sets, seed_list, write_report
+from benchmarks.table2 import command_line, commit, load_xy, parse_sets, seed_list, write_report
 from kingdra.checkpoint import run_from_bytes, run_to_bytes
 from kingdra.config import KingdraConfig
-from kingdra.data import load
 from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
 
@@ -91,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     revision = commit()
-    data = load(args.dataset, data_dir=args.data_dir) if args.data_dir else load(args.dataset)
-    X, y = data.X, data.y
+    X, y = load_xy(args.dataset, args.data_dir)
     device = resolve_device(args.device)
     seeds = seed_list(args.seeds)
     overrides = parse_sets(args.set)

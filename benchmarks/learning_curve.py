@@ -14,9 +14,8 @@ import argparse
 import logging
 import time
 
-from benchmarks.table2 import command_line, commit, parse_sets, write_report
+from benchmarks.table2 import command_line, commit, load_xy, parse_sets, write_report
 from kingdra.config import KingdraConfig
-from kingdra.data import load
 from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
 
@@ -36,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     revision = commit()
-    data = load(args.dataset, data_dir=args.data_dir) if args.data_dir else load(args.dataset)
-    X, y = data.X, data.y
+    X, y = load_xy(args.dataset, args.data_dir)
     device = resolve_device(args.device)
     settings = {"n_clusters": int(y.max()) + 1, "seed": args.seed, **parse_sets(args.set)}
     config = KingdraConfig.from_preset(args.preset, **settings)

@@ -106,6 +106,12 @@ def command_line(module: str, argv: list[str] | None) -> str:
     return f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv)
 
 
+def load_xy(dataset: str, data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(X as float32, y) of a data set; ``data_dir`` is its cache folder when given."""
+    data = load(dataset, data_dir=data_dir) if data_dir else load(dataset)
+    return np.asarray(data.X, np.float32), np.asarray(data.y)
+
+
 def write_report(report: dict, out: str | None, name: str) -> Path:
     """``report`` as JSON to ``out``, else to ``benchmarks/results/<name>``; prints the path."""
     path = Path(out) if out else ROOT / "benchmarks" / "results" / name
@@ -167,12 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown rows {sorted(unknown)}" if unknown else "--seeds must be >= 1")
     overrides = parse_sets(args.set)
     measured_commit = commit()  # now: later commits must not be credited with these figures
-    ds = (
-        load(args.dataset, data_dir=args.data_dir)
-        if args.dataset == "mnist"
-        else load(args.dataset)
-    )
-    X, y = np.asarray(ds.X, np.float32), np.asarray(ds.y)
+    X, y = load_xy(args.dataset, args.data_dir if args.dataset == "mnist" else None)
     device = resolve_device(args.device)
     rows: dict[str, dict[str, list]] = {}
     histories: dict[str, dict[str, list]] = {}  # Kingdra row -> seed -> per-iteration records
