@@ -391,7 +391,7 @@ class KingdraEngine:
         self._graph_params = {
             "t_pos": int(t_pos),
             "t_neg": int(t_neg),
-            "k": int(k),
+            "mini_clusters_wanted": int(k),
             "min_confidence": float(min_conf),
         }
         self._kept_previous = False

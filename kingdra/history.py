@@ -19,6 +19,9 @@ from kingdra.curation import edit_json
 
 __all__ = ["Record", "load"]
 
+# Keys of earlier versions -> the field they are now.
+_RENAMED = {"k": "mini_clusters_wanted"}
+
 
 @dataclass(frozen=True)
 class Record:
@@ -35,7 +38,9 @@ class Record:
     # Iterations only: the graph (Algorithm 1) whose mini-clusters gave the pseudo-labels.
     t_pos: int | None = None
     t_neg: int | None = None
-    k: int | None = None
+    # Algorithm 1's k: the mini-clusters it looked for (overcluster * n_clusters with
+    # over-clustering), not the person's k (n_clusters). Saved as "k" before.
+    mini_clusters_wanted: int | None = None
     min_confidence: float | None = None
     kept_previous: bool | None = None  # the graph fell short; the last complete set was used
     # The person's edits of the mini-clusters before this iteration (kingdra.curation), in
@@ -67,7 +72,8 @@ class Record:
         """Read a record written by :meth:`to_json` (any kingdra version so far).
 
         Missing keys are ``None``, except ``phase`` ("base" for iteration 0, else
-        "iteration"); keys this version does not know are left out.
+        "iteration"); keys this version does not know are left out; a key of an earlier
+        version is read under its new name (``k`` -> ``mini_clusters_wanted``).
 
         Raises
         ------
@@ -78,6 +84,7 @@ class Record:
             raise ValueError(f"a history record is a dict, got {type(data).__name__}")
         if "iteration" not in data:
             raise ValueError("a history record needs an 'iteration'")
+        data = {**{_RENAMED[key]: v for key, v in data.items() if key in _RENAMED}, **data}
         values = {}
         for f in fields(cls):
             if data.get(f.name) is not None:

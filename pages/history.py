@@ -72,9 +72,13 @@ def timeline(records: list[dict]) -> None:
 st.plotly_chart(history_figure(rows), key="history_chart")
 if len(rows) == 1:
     st.caption("One point so far: run iterations on the Train page to see the curves grow.")
-# "k" of Algorithm 1 is the number of mini-clusters it looks for (with over-clustering, one
-# per fine cluster); the user's k is the number of clusters, so the column says what it is.
-table = pd.DataFrame(rows).rename(columns={"k": "mini-clusters wanted"}).set_index("iteration")
+# Algorithm 1's k is the number of mini-clusters it looks for (with over-clustering, one per
+# fine cluster); the user's k is the number of clusters, so the column says what it is.
+table = (
+    pd.DataFrame(rows)
+    .rename(columns={"mini_clusters_wanted": "mini-clusters wanted"})
+    .set_index("iteration")
+)
 st.dataframe(table, width="stretch")
 
 timeline(engine_rows)

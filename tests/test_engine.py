@@ -79,6 +79,8 @@ def test_step_sequence_populates_history(digits):
     for key in ("seconds", "losses", "mini_cluster_sizes", "coverage", "pseudo_precision"):
         assert key in record
     assert 0 < record["coverage"] <= 1
+    # Algorithm 1's k under a name that cannot pass for the person's k (n_clusters)
+    assert record["mini_clusters_wanted"] == engine.k and "k" not in record
     assert record["losses"]["sup"] > 0
     assert record["pseudo_precision"] > 0.5
     assert engine.pseudo_labels.shape == (500, 3)

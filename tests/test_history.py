@@ -21,6 +21,19 @@ def test_reading_fills_phase_ignores_unknown_keys_and_keeps_nan():
     assert it["phase"] == "iteration" and math.isnan(it["acc"])
 
 
+def test_the_old_key_k_reads_as_mini_clusters_wanted():
+    # Checkpoints and metrics.json written before the rename keep Algorithm 1's k as "k".
+    old = {"iteration": 1, "t_pos": 3, "t_neg": 2, "k": 20, "min_confidence": 0.0}
+    record = Record.from_json(old)
+    assert record.mini_clusters_wanted == 20
+    assert load([old]) == [{"iteration": 1, "phase": "iteration", "t_pos": 3, "t_neg": 2,
+                            "mini_clusters_wanted": 20, "min_confidence": 0.0}]  # fmt: skip
+    assert "k" not in record.to_json()
+    assert Record.from_json({**old, "mini_clusters_wanted": 12}).mini_clusters_wanted == 12
+    with pytest.raises(ValueError, match="'mini_clusters_wanted' must be an int"):
+        load([{"iteration": 1, "k": 2.5}])
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [

@@ -39,7 +39,10 @@ def iteration_rows(snapshots, y: np.ndarray | None = None) -> list[dict]:
                 "n_labelled": summary.n_labelled,
                 "coverage": summary.coverage,
                 "n_mini_clusters": int(sum(s > 0 for s in summary.sizes)),
-                **{k: p[k] for k in ("t_pos", "t_neg", "k", "min_confidence")},
+                "t_pos": p["t_pos"],
+                "t_neg": p["t_neg"],
+                "mini_clusters_wanted": p["k"],  # Algorithm 1's k, not the person's
+                "min_confidence": p["min_confidence"],
             }
         )
     return rows
