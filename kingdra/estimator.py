@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from kingdra.checkpoint import read_run, run_from_bytes_raw, run_to_bytes, save_run
 from kingdra.config import PRESETS, KingdraConfig, field_kind, preset_fields, settings
 from kingdra.device import resolve_device
-from kingdra.engine import KingdraEngine, check_data
+from kingdra.engine import KingdraEngine
 
 logger = logging.getLogger(__name__)
 
@@ -262,8 +262,10 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         return self.fit(X).labels_
 
     def _check_X(self, X) -> np.ndarray:
+        # scikit-learn's conventions (fitted, 2-D, not sparse, its n_features_in_ message)
+        # here; the engine checks the values once (NaN / inf with their row and column).
         check_is_fitted(self, "engine_")
-        X = check_data(check_array(X, dtype=np.float32, ensure_all_finite=False), 1)
+        X = check_array(X, dtype=np.float32, ensure_all_finite=False)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but KingdraCluster is expecting "

@@ -231,3 +231,18 @@ def test_fit_checks_X_once(monkeypatch):
     monkeypatch.setattr(engine, "check_data", lambda *args: calls.append(1) or check(*args))
     KingdraCluster(**{**TINY, "epochs_base": 0, "n_iter": 0}).fit(X_OK)
     assert len(calls) == 1
+
+
+def test_predict_checks_X_once_and_names_the_bad_value(fitted, digits, monkeypatch):
+    X, _ = digits
+    calls = []
+    check = engine.check_data
+    monkeypatch.setattr(engine, "check_data", lambda *args: calls.append(1) or check(*args))
+    fitted.predict(X[:5])
+    assert len(calls) == 1
+    bad = X[:5].copy()
+    bad[3, 7] = np.inf
+    with pytest.raises(ValueError, match="row 3, column 7"):
+        fitted.predict(bad)
+    with pytest.raises(ValueError, match="2D array"):
+        fitted.predict(X[0])
