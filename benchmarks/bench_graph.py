@@ -8,9 +8,9 @@ first call in the process: with numba it includes importing numba and loading th
 kernels from numba's on-disk cache (about 0.3-0.5 s; the very first run after an install or an
 edit of kingdra/graph.py also compiles them, several seconds). ``warm`` is the best of two
 more calls in the same process: what a threshold slider in the app costs. The baseline is the
-same code without numba (``kingdra.graph._compiled`` returning None): the numpy "masks" /
-"matmul" methods, which were the whole implementation before the compiled walk; its ratio is
-baseline warm / kingdra warm. ``ru_maxrss`` is the peak resident set of the whole process
+same code without numba (its subprocess cannot import numba, as where it is not installed):
+the numpy "masks" / "matmul" methods, which were the whole implementation before the compiled
+walk; its ratio is baseline warm / kingdra warm. ``ru_maxrss`` is the peak resident set of the whole process
 (Python + numpy + the label matrix + the calls; kingdra.graph does not import torch);
 ``alloc`` is tracemalloc's peak during one more call, which sees numpy's buffers but not
 numba's (those show in the peak RSS only).
@@ -31,7 +31,6 @@ import warnings
 
 import numpy as np
 
-from kingdra import graph
 from kingdra.graph import get_clusters
 
 CASES = {
@@ -98,8 +97,8 @@ def naive_get_clusters(labels, k, t_pos, t_neg):
 
 def run_case(name: str, baseline: bool = False) -> dict:
     n, m, agreement, k, t_pos, t_neg = CASES[name]
-    if baseline:
-        graph._compiled = lambda: None  # the numpy degree methods only
+    if baseline:  # as without numba: kingdra.graph falls back to its numpy degree methods
+        sys.modules["numba"] = None  # makes `import numba` raise ImportError
     warnings.simplefilter("ignore", UserWarning)  # fewer than k mini-clusters is expected
     logging.getLogger("kingdra.graph").setLevel(logging.ERROR)
     labels, _ = make_labels(n, m, agreement)
@@ -120,7 +119,7 @@ def run_case(name: str, baseline: bool = False) -> dict:
     sizes = [len(c) for c in result.clusters]
     return {
         "case": name,
-        "method": graph._SignatureGraph(labels).method_for(t_pos),
+        "method": result.method,
         "first": first,
         "warm": min(warm),
         "rss_mb": rss_after,

@@ -116,6 +116,10 @@ class GetClustersResult:
         Strong-positive degree of every node before the first pick, shape (n,).
     t_pos, t_neg, k : int
         The thresholds and the number of mini-clusters asked for.
+    method : str
+        The exact method that counted the degrees: ``"subsets"`` (compiled, with numba),
+        ``"masks"`` or ``"matmul"`` (numpy). All three give the same result; it says which
+        one a run paid for (the graph benchmark prints it).
     """
 
     clusters: list[np.ndarray]
@@ -124,6 +128,7 @@ class GetClustersResult:
     t_pos: int
     t_neg: int
     k: int
+    method: str
 
 
 # --------------------------------------------------------------------------- validation
@@ -405,7 +410,7 @@ class _SignatureGraph:
             clusters.append(members)
             steps.append(Step(anchor, degree, members, removed, n_remaining))
         logger.debug("Algorithm 1: %d mini-clusters, method %s", len(clusters), method)
-        return GetClustersResult(clusters, steps, initial_degree, t_pos, t_neg, k)
+        return GetClustersResult(clusters, steps, initial_degree, t_pos, t_neg, k, method)
 
 
 def _select(score, fresh, first, degrees, n: int) -> int:

@@ -101,6 +101,17 @@ def test_bench_ensemble_prints_one_ratio_per_width(monkeypatch, capsys):
         assert float(row[1]) > 0 and float(row[2]) > 0 and row[3].endswith("x")
 
 
+def test_bench_graph_baseline_runs_without_numba_and_agrees():
+    from benchmarks import bench_graph
+
+    case = bench_graph.QUICK[0]
+    compiled = bench_graph.case_in_subprocess(case, baseline=False)
+    baseline = bench_graph.case_in_subprocess(case, baseline=True)
+    assert baseline["method"] in ("masks", "matmul")  # numba cannot be imported there
+    assert compiled["digest"] == baseline["digest"] and compiled["clusters"] == 10
+    assert bench_graph.side_by_side(300)["same"]
+
+
 def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
     out = tmp_path / "t2.json"
     argv = ["--dataset", "digits", "--seeds", "2", "--paper-seeds", "1", "--device", "cpu"]
