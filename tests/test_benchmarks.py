@@ -2,15 +2,12 @@
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from benchmarks import bench_accuracy, bench_ensemble, table2
+from benchmarks import bench_ensemble, table2
 
-ROOT = Path(__file__).resolve().parents[1]
-MNIST_DIR = ROOT.parent / "shared" / "data"
 TINY = ["--set", "n_models=2", "--set", "hidden=[16]", "--set", "epochs_base=1"]
 TINY += ["--set", "epochs_iter=1", "--set", "n_iter=1", "--set", "min_confidence=0"]
 
@@ -21,72 +18,6 @@ def keep_threads():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
-
-
-def test_bench_accuracy_digits_writes_tables_and_json(tmp_path, capsys):
-    out = tmp_path / "acc.json"
-    argv = ["--datasets", "digits", "--seeds", "1", "--no-sweep", "--dot", "none"]
-    argv += ["--baselines", "kmeans", "--device", "cpu", "--json", str(out), *TINY]
-    assert bench_accuracy.main(argv) == 0
-    report = json.loads(out.read_text())
-    assert report["command"] == "python -m benchmarks.bench_accuracy " + " ".join(argv)
-    entry = report["datasets"]["digits"]
-    methods = [row["method"] for row in entry["rows"]]
-    assert methods[0] == "K-means" and "Kingdra-Ladder-IM" in methods
-    assert any("paper's method" in m for m in methods)  # --ablation defaults to digits
-    kingdra = next(r for r in entry["rows"] if r["method"] == "Kingdra-Ladder-IM")
-    assert 0.2 < kingdra["acc"][0] <= 1.0
-    printed = capsys.readouterr().out
-    assert "| Kingdra-Ladder-IM |" in printed and "per iteration" in printed
-
-
-def test_bench_accuracy_command_line_is_recorded_from_sys_argv(tmp_path, monkeypatch):
-    out = tmp_path / "acc.json"
-    argv = ["--datasets", "digits", "--seeds", "1", "--no-sweep", "--dot", "none"]
-    argv += ["--ablation", "none", "--baselines", "kmeans", "--device", "cpu"]
-    argv += ["--json", str(out), *TINY]
-    monkeypatch.setattr(sys, "argv", ["bench_accuracy.py", *argv])
-    assert bench_accuracy.main() == 0
-    report = json.loads(out.read_text())
-    assert report["command"].endswith(" ".join(argv))
-
-
-def test_bench_accuracy_jobs_give_the_same_figures_as_one_process(tmp_path):
-    """--jobs trains seeds in worker processes; seeded CPU runs must not change."""
-    reports = []
-    for jobs in ("1", "2"):
-        out = tmp_path / f"acc{jobs}.json"
-        argv = ["--datasets", "digits", "--seeds", "2", "--jobs", jobs, "--dot", "none"]
-        argv += ["--ablation", "none", "--no-sweep", "--baselines", "kmeans"]
-        argv += ["--device", "cpu", "--json", str(out), *TINY]
-        assert bench_accuracy.main(argv) == 0
-        reports.append(json.loads(out.read_text()))
-    one, two = (r["datasets"]["digits"]["runs"]["ladder-im"] for r in reports)
-    assert [r["seed"] for r in two] == [0, 1]
-    assert [[h["acc"] for h in r["history"]] for r in one] == [
-        [h["acc"] for h in r["history"]] for r in two
-    ]
-    assert reports[1]["jobs"] == 2
-
-
-def test_bench_accuracy_rejects_zero_jobs(capsys):
-    with pytest.raises(SystemExit):
-        bench_accuracy.main(["--jobs", "0"])
-    assert "--jobs must be >= 1" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(
-    not (MNIST_DIR / "mnist").is_dir(), reason="../shared/data/mnist (full MNIST) is absent"
-)
-def test_bench_accuracy_mnist_projection(tmp_path):
-    out = tmp_path / "mnist.json"
-    argv = ["--datasets", "mnist", "--preset", "paper", "--seeds", "1", "--baselines", ""]
-    argv += ["--data-dir", str(MNIST_DIR), "--mnist-batches", "3", "--mnist-project"]
-    argv += ["--device", "cpu", "--json", str(out), *TINY]
-    assert bench_accuracy.main(argv) == 0
-    proj = json.loads(out.read_text())["datasets"]["mnist"]["cpu_projection"]
-    assert proj["batches_per_epoch"] == 70_000 // 64
-    assert proj["seconds_projected_run"] > proj["seconds_one_iteration"] > 0
 
 
 def test_bench_ensemble_prints_one_ratio_per_width(monkeypatch, capsys):
@@ -137,6 +68,12 @@ def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
     assert [h["iteration"] for h in history] == [0, 1] and history[1]["coverage"] > 0
     assert table2.seed_list("1,3") == [1, 3] and table2.seed_list("2") == [0, 1]
     assert "| Kingdra-IMSAT |" in capsys.readouterr().out
+
+
+def test_table2_command_line_is_recorded_from_sys_argv(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["table2.py", "--dataset", "digits", "--seeds", "1"])
+    command = table2.command_line("benchmarks.table2", None)
+    assert command == "python -m benchmarks.table2 --dataset digits --seeds 1"
 
 
 @pytest.mark.parametrize("part", ["t_neg", "gate"])
