@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import signal
 import sys
 import threading
@@ -43,8 +44,16 @@ class ProgressBar:
     """A one-line text progress bar redrawn with ``\\r``; fed by the engine's callback.
 
     On a terminal the bar is redrawn in place; written to a file or a pipe (a log), it is a
-    plain line every `log_interval` seconds and at the end of each phase, so a log holds a
-    few readable lines instead of one per update.
+    plain line once the first batches have given a time per batch, then every
+    `log_interval` seconds and at the end of each phase, so a log holds a few readable lines
+    instead of one per update.
+
+    The time left is measured, never promised: the trainer's rate over the batches done so
+    far (the first batch, which pays one-time costs, left out; ``eta …`` until two are
+    timed). It is the current phase's; with `n_iter` iterations still to come the bar says
+    so during the base ensemble (``base; 5 iterations follow``), and from the first
+    iteration on adds the whole run's time left (``run ~1m10s``), from that iteration's own
+    estimate and the graph step before it.
 
     Parameters
     ----------
@@ -58,6 +67,8 @@ class ProgressBar:
         Redraw in place; default: whether `stream` is a terminal.
     log_interval : float
         Seconds between lines when not interactive.
+    n_iter : int
+        Kingdra iterations planned after the base ensemble (0: the base ensemble is the run).
     """
 
     def __init__(
@@ -67,6 +78,7 @@ class ProgressBar:
         min_interval: float = 0.1,
         interactive: bool | None = None,
         log_interval: float = 10.0,
+        n_iter: int = 0,
     ) -> None:
         self.stream = stream
         self.width = width
@@ -76,13 +88,21 @@ class ProgressBar:
             interactive = bool(isatty and isatty())
         self.interactive = interactive
         self.log_interval = log_interval
+        self.n_iter = n_iter
         self._last_draw = 0.0
         self._last_line = time.perf_counter()
         self._line_len = 0
+        self._phase: tuple[str, int] | None = None
+        self._phase_end: float | None = None  # when the last phase finished
+        self._gap_s = 0.0  # from the last phase's end to this one's first batch (the graph)
+        self._estimated = False  # this phase's first estimate was written to the log
 
     @staticmethod
-    def format(progress: Any, width: int = 24) -> str:
-        """The text of the bar for one :class:`~kingdra.engine.Progress`."""
+    def format(progress: Any, width: int = 24, plan: str = "") -> str:
+        """The text of the bar for one :class:`~kingdra.engine.Progress`.
+
+        `plan` follows the time left in brackets (what it covers, the run's time left).
+        """
         total = max(progress.n_epochs * progress.n_batches, 1)
         done = (progress.epoch - 1) * progress.n_batches + progress.batch
         frac = min(max(done / total, 0.0), 1.0)
@@ -90,25 +110,57 @@ class ProgressBar:
         label = "base" if progress.phase == "base" else f"iter {progress.iteration}"
         loss = progress.loss.get("total", progress.loss.get("loss"))
         loss_text = f" loss {loss:.4g}" if isinstance(loss, float) and math.isfinite(loss) else ""
+        eta = progress.eta_s
+        eta_text = _duration(eta) if isinstance(eta, float | int) and math.isfinite(eta) else "…"
         return (
             f"{label:>7} epoch {progress.epoch}/{progress.n_epochs} "
             f"[{'#' * filled}{'.' * (width - filled)}] {frac * 100:3.0f}%"
-            f"{loss_text} {progress.elapsed_s:.0f}s eta {progress.eta_s:.0f}s"
+            f"{loss_text} {_duration(progress.elapsed_s)} eta {eta_text}"
+            + (f" ({plan})" if plan else "")
         )
+
+    def plan(self, progress: Any) -> str:
+        """What the time left covers, and the whole run's time left once it can be measured."""
+        more = self.n_iter - (0 if progress.phase == "base" else progress.iteration)
+        if more <= 0:
+            return ""
+        if progress.phase == "base":  # an iteration's time is not known before one runs
+            return f"base; {more} iteration{'s follow' if more > 1 else ' follows'}"
+        eta = progress.eta_s
+        if not (isinstance(eta, float | int) and math.isfinite(eta)):
+            return ""
+        per_iteration = self._gap_s + progress.elapsed_s + eta
+        return f"run ~{_duration(eta + more * per_iteration)}"
 
     def __call__(self, progress: Any) -> None:
         now = time.perf_counter()
+        phase = (progress.phase, progress.iteration)
+        if phase != self._phase:
+            self._phase = phase
+            self._gap_s = now - self._phase_end if self._phase_end is not None else 0.0
+            self._estimated = False
         last_epoch_end = progress.event == "epoch" and progress.epoch == progress.n_epochs
+        if last_epoch_end:
+            self._phase_end = now
         if not self.interactive:
-            if last_epoch_end or now - self._last_line >= self.log_interval:
+            eta = progress.eta_s
+            first_estimate = (
+                not self._estimated
+                and isinstance(eta, float | int)
+                and math.isfinite(eta)
+                and (progress.elapsed_s >= 2.0 or progress.batch >= 5 or progress.epoch > 1)
+            )
+            if first_estimate or last_epoch_end or now - self._last_line >= self.log_interval:
+                self._estimated = self._estimated or first_estimate or last_epoch_end
                 self._last_line = now
-                self.stream.write(self.format(progress, self.width) + "\n")
+                self.stream.write(self.format(progress, self.width, self.plan(progress)) + "\n")
                 self.stream.flush()
             return
         if progress.event == "batch" and now - self._last_draw < self.min_interval:
             return
         self._last_draw = now
-        text = self.format(progress, self.width)
+        text = self.format(progress, self.width, self.plan(progress))
+        text = text[: shutil.get_terminal_size().columns - 1]  # a wrapped line is not redrawn
         pad = " " * max(self._line_len - len(text), 0)
         self.stream.write("\r" + text + pad)
         self._line_len = len(text)
@@ -122,6 +174,12 @@ class ProgressBar:
         if self._line_len:
             self.stream.write("\r" + " " * self._line_len + "\r")
             self._line_len = 0
+
+
+def _duration(seconds: float) -> str:
+    """``42s`` or ``3m05s``."""
+    seconds = max(int(round(seconds)), 0)
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 class _BarAwareHandler(logging.StreamHandler):
@@ -521,6 +579,8 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     )
     config = estimator.make_config()  # ValueError with what to fix, before any training
     engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
+    if bar is not None:
+        bar.n_iter = config.n_iter if config.stage == "kingdra" else 0
     logger.info(
         "%s: n=%d, d=%d, k=%d, %s on %s",
         ds.name,

@@ -37,7 +37,7 @@ class Progress:
     n_batches: int
     loss: dict[str, float] = field(default_factory=dict)  # mean over members (and the epoch)
     elapsed_s: float = 0.0  # since the start of this train_* call
-    eta_s: float = 0.0  # estimated seconds left in this train_* call
+    eta_s: float = 0.0  # seconds left in this train_* call; NaN until two batches are timed
     iteration: int = 0  # Kingdra iteration being trained (0 = base)
 
 
@@ -129,6 +129,8 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         count = 0
         start = time.perf_counter()
+        first_s = 0.0  # the first batch carries one-time warm-up: left out of the rate
+        total = epochs * n_batches
         self.model.train()
         for epoch in range(epochs):
             perm = torch.rand(m, n, generator=self.cpu_gen).argsort(dim=1).to(self.device)
@@ -167,6 +169,7 @@ class Trainer:
                 if callback is not None:
                     done = epoch * n_batches + b + 1
                     elapsed = time.perf_counter() - start
+                    first_s = elapsed if done == 1 else first_s
                     callback(
                         Progress(
                             phase,
@@ -177,7 +180,7 @@ class Trainer:
                             n_batches,
                             {k: float(v.detach().mean()) for k, v in parts.items()},
                             elapsed,
-                            elapsed / done * (epochs * n_batches - done),
+                            _eta(elapsed, first_s, done, total),
                             iteration + (phase == "iteration"),
                         )
                     )
@@ -196,9 +199,22 @@ class Trainer:
                         n_batches,
                         {k: float(v) / n_batches for k, v in epoch_sums.items()},
                         elapsed,
-                        elapsed / (epoch + 1) * (epochs - epoch - 1),
+                        _eta(elapsed, first_s, (epoch + 1) * n_batches, total),
                         iteration + (phase == "iteration"),
                     )
                 )
         self.model.eval()
         return {k: float(v) / max(count, 1) for k, v in sums.items()}
+
+
+def _eta(elapsed: float, first_s: float, done: int, total: int) -> float:
+    """Seconds left from the time per batch measured so far, the first batch left out.
+
+    The first batch of a call pays one-time costs (memory, kernels), so it would inflate an
+    estimate made from it; with fewer than two batches timed the answer is NaN (unknown).
+    """
+    if done >= total:
+        return 0.0
+    if done < 2:
+        return math.nan
+    return (elapsed - first_s) / (done - 1) * (total - done)

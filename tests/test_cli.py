@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from kingdra.cli import ProgressBar, build_parser, main
+from kingdra.cli import ProgressBar, _duration, build_parser, main
 from kingdra.engine import Progress
 from kingdra.estimator import KingdraCluster
 
@@ -338,13 +339,51 @@ def test_progress_to_a_log_file_is_a_line_now_and_then():
     assert not bar.interactive
     for epoch in (1, 2):
         for batch in range(1, 201):
-            bar(Progress("base", "batch", epoch, 2, batch, 200, {"total": 1.0}, 1.0, 1.0))
+            eta = math.nan if epoch == batch == 1 else 1.0  # the trainer's: unknown at first
+            bar(Progress("base", "batch", epoch, 2, batch, 200, {"total": 1.0}, 0.1, eta))
         bar(Progress("base", "epoch", epoch, 2, 200, 200, {"total": 1.0}, 1.0, 1.0))
-    text = log.getvalue()
-    assert "\r" not in text
-    assert text.count("\n") == 1 and "epoch 2/2" in text  # the end of the phase only
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    # The first estimate once a few batches are timed, then the end of the phase only.
+    assert len(lines) == 2 and "epoch 1/2" in lines[0] and "epoch 2/2" in lines[1]
+    assert "batch" not in lines[0] and "eta 1s" in lines[0]
     tty = ProgressBar(log, interactive=True)
     assert tty.interactive
+
+
+def test_time_left_is_measured_and_says_what_it_covers():
+    import io
+
+    def p(phase, epoch, batch, elapsed, eta, iteration=0, event="batch"):
+        return Progress(phase, event, epoch, 2, batch, 10, {}, elapsed, eta, iteration)
+
+    assert "eta …" in ProgressBar.format(p("base", 1, 1, 0.5, math.nan))
+    assert "eta 2m05s" in ProgressBar.format(p("base", 1, 2, 1.0, 125.0))
+    bar = ProgressBar(io.StringIO(), interactive=False, n_iter=3)
+    # During the base ensemble an iteration's time is unknown: the bar says what follows.
+    assert bar.plan(p("base", 1, 3, 2.0, 30.0)) == "base; 3 iterations follow"
+    bar(p("base", 2, 10, 40.0, 0.0, event="epoch"))
+    bar._phase_end -= 5.0  # the graph step took 5 s before iteration 1's first batch
+    first = p("iteration", 1, 2, 2.0, math.nan, iteration=1)
+    bar(first)
+    assert bar.plan(first) == ""  # nothing measured yet: no run estimate
+    # Iteration 1 of 3: 10 s left of ~20 s, each of the 2 others ~5 + 20 s: run ~1m00s.
+    now = p("iteration", 1, 5, 10.0, 10.0, iteration=1)
+    bar(now)
+    assert 4.9 < bar._gap_s < 6.0
+    assert bar.plan(now) == f"run ~{_duration(10 + 2 * (bar._gap_s + 20))}"
+    assert _duration(60.2) == "1m00s" and _duration(9.6) == "10s"
+    last = ProgressBar(io.StringIO(), interactive=False, n_iter=3)
+    assert last.plan(p("iteration", 1, 5, 10.0, 10.0, iteration=3)) == ""  # the run's end
+
+
+def test_trainer_time_left_leaves_the_first_batch_out():
+    from kingdra.trainer import _eta
+
+    assert math.isnan(_eta(5.0, 5.0, 1, 100))  # one batch timed: unknown
+    # First batch 5 s (warm-up), then 1 s each: 9 done in 13 s, 91 left -> 91 s, not 131 s.
+    assert _eta(13.0, 5.0, 9, 100) == pytest.approx(91.0)
+    assert _eta(13.0, 5.0, 100, 100) == 0.0
 
 
 @pytest.mark.slow
