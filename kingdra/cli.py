@@ -496,7 +496,10 @@ _FLAG_ADVICE = (
     (re.compile(r"\blabel_column='<name>'"), "--label-column NAME"),
     (re.compile(r"\btext_column='<name>'"), "--text-column NAME"),
     (re.compile(r"\bignore_columns=\[\.\.\.\]"), "--ignore-columns A,B"),
-    (re.compile(r"\bchecksums=\{'([^']+)': '<sha256>'\}"), r"--checksum \1=<sha256>"),
+    (re.compile(r"\bchecksums=\{'([^']+)': '<(sha256|md5)>'\}"), r"--checksum \1=<\2>"),
+    (re.compile(r"\bpass data_dir= / set KINGDRA_DATA\b"), "pass --data-dir / set KINGDRA_DATA"),
+    (re.compile(r"\bset mirror= / (KINGDRA_\w+_MIRROR)\b"), r"set the environment variable \1"),
+    (re.compile(r"\(option mirror=\)"), "(a KINGDRA_..._MIRROR environment variable)"),
     (re.compile(r"\bmax_bytes="), "max_bytes= (Python only)"),
     (re.compile(rf"\b({'|'.join(_FLAGS)})=(?=[\s.,;)]|$)"), None),
 )

@@ -110,6 +110,21 @@ def test_data_page_bad_upload_keeps_session():
     assert at.session_state["kingdra_session"].dataset.name == "digits"
 
 
+def test_data_page_damaged_builtin_says_what_the_app_can_and_cannot_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("KINGDRA_DATA", str(tmp_path))
+    (tmp_path / "20news").mkdir()
+    (tmp_path / "20news" / "20news-bydate.tar.gz").write_bytes(b"a damaged copy")
+    at = _page(_app(), "data")
+    at.selectbox(key="data_builtin").set_value("20news")
+    at.button(key="data_load").click().run()
+    _ok(at)
+    message = at.error[0].value
+    assert "sha256" in message and "checksums={" not in message
+    assert "`--checksum 20news-bydate.tar.gz=<sha256>`" in message
+    assert "the app accepts only the built-in sha256" in message
+    assert at.session_state["kingdra_session"].dataset.name == "digits"
+
+
 def test_data_page_good_upload():
     rng = np.random.default_rng(0)
     rows = "\n".join(",".join(f"{v:.3f}" for v in r) for r in rng.normal(size=(40, 3)))

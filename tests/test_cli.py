@@ -307,6 +307,27 @@ def test_table_flags_the_error_messages_suggest(tmp_path, capsys):
     assert metrics["d"] == 3 and metrics["label_column"] is None and "acc" not in metrics
 
 
+@pytest.mark.parametrize("name", ["20news", "mnist", "cifar10"])
+def test_built_in_messages_name_the_flags_offline(name, tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = ["fit", "--dataset", name, "--data-dir", str(tmp_path), "--offline", "--out", out]
+    assert main(args) == 2  # nothing placed
+    err = capsys.readouterr().err
+    assert "pass --data-dir / set KINGDRA_DATA" in err and "data_dir=" not in err
+    assert "mirror=" not in err
+    folder = tmp_path / {"20news": "20news", "mnist": "mnist", "cifar10": "cifar10"}[name]
+    file = {"20news": "20news-bydate.tar.gz", "mnist": "train-images-idx3-ubyte.gz"}
+    file = file.get(name, "cifar-10-binary.tar.gz")
+    folder.mkdir()
+    (folder / file).write_bytes(b"a damaged copy")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "download it again" not in err and "downloads are off" in err
+    algorithm = "md5" if name == "cifar10" else "sha256"
+    assert f"--checksum {file.removesuffix('.gz' if name == 'mnist' else '')}=<{algorithm}>" in err
+    assert "checksums=" not in err
+
+
 def test_text_column_from_the_command_line_with_a_long_field(tmp_path):
     posts = ["rockets orbit the moon", "engines of cars and brakes", "orbit launch rockets"] * 6
     posts[0] = "moon " * 30_000  # 150,000 characters: over the csv module's default limit

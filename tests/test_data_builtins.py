@@ -194,7 +194,7 @@ def test_cifar10_from_a_placed_archive(tmp_path):
     assert ds.y.tolist() == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6]
     assert ds.images[2, 5, 5].tolist() == [1, 100, 200]  # batch 2, record 0
     assert "10,000" not in ds.description and "10 train" in ds.description
-    with pytest.raises(DataError, match="md5.*Delete"):
+    with pytest.raises(DataError, match="md5.*Replace .* with a good copy from .*checksums="):
         load("cifar10", data_dir=tmp_path, download=False)
 
 
@@ -293,6 +293,26 @@ def test_20news_from_scikit_learns_cache_file(tmp_path):
     assert np.bincount(ds.y).tolist() == [4, 4, 4]  # sklearn shuffles; the counts stay
     assert all("Subject:" not in t for t in ds.texts)
     assert "scikit-learn cache" in ds.description
+
+
+@pytest.mark.parametrize("name", ["20news", "cifar10", "mnist"])
+def test_a_placed_file_that_fails_its_check_gets_advice_that_works_offline(tmp_path, name):
+    folder, file = {
+        "20news": ("20news", "20news-bydate.tar.gz"),
+        "cifar10": ("cifar10", "cifar-10-binary.tar.gz"),
+        "mnist": ("mnist", "train-images-idx3-ubyte.gz"),
+    }[name]
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / file).write_bytes(b"not the real file")
+    with pytest.raises(DataError) as offline:
+        load(name, data_dir=tmp_path, download=False)
+    message = str(offline.value)
+    # Offline, deleting the file would not bring it back: where to get a good copy instead.
+    assert "download it again" not in message and "downloads are off" in message
+    assert f"Replace {tmp_path / folder / file} with a good copy from http" in message
+    assert "if you trust this copy, pass its" in message and "checksums={'" in message
+    with pytest.raises(DataError, match=r"Delete .* to download it again, or replace it"):
+        load(name, data_dir=tmp_path, download=True)  # checked before any download
 
 
 def test_damaged_archives_are_reported(tmp_path):

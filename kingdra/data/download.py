@@ -142,6 +142,27 @@ def download(
     )
 
 
+def bad_file_advice(
+    path: Path, source: str, checksum: str, *, download_missing: bool, algorithm: str = "sha256"
+) -> str:
+    """What to do about a placed file that failed its check, online or offline.
+
+    Offline (`download_missing` false) deleting the file does not help: the advice is a good
+    copy from `source`, or the user's word that this copy is right (`checksum` is the key of
+    the loader's ``checksums=`` option).
+    """
+    fix = (
+        f"Delete {path} to download it again, or replace it with a good copy from {source}"
+        if download_missing
+        else f"Replace {path} with a good copy from {source} (downloads are off: fetch it on "
+        "a machine with internet and copy it here)"
+    )
+    return (
+        f"{fix}; if you trust this copy, pass its {algorithm} as "
+        f"checksums={{'{checksum}': '<{algorithm}>'}}."
+    )
+
+
 def _fetch(url, out, progress, timeout, max_bytes) -> None:
     logger.info("downloading %s", url)
     request = urllib.request.Request(url, headers={"User-Agent": "kingdra"})

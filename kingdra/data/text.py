@@ -17,7 +17,14 @@ from sklearn.datasets._twenty_newsgroups import (
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .dataset import DataError, Dataset, MissingDataError, encode_labels
-from .download import ProgressCallback, data_home, download, file_digest, mirrors
+from .download import (
+    ProgressCallback,
+    bad_file_advice,
+    data_home,
+    download,
+    file_digest,
+    mirrors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -139,10 +146,12 @@ def load_20news(
         try:
             verify(archive)
         except DataError as e:
+            source = f"{NEWS_URLS[0]} or http://qwone.com/~jason/20Newsgroups/{NEWS_ARCHIVE}"
+            folders = f"the extracted {' and '.join(_SPLITS)} folders in {folder} are read"
             raise DataError(
-                f"{e} Replace {archive} with a good copy (or delete it to download it again); "
-                "if you trust this copy, pass its sha256 as checksums={'20news-bydate.tar.gz': "
-                "'<sha256>'}."
+                f"{e} "
+                + bad_file_advice(archive, source, NEWS_ARCHIVE, download_missing=download_missing)
+                + f" Or move the archive away: {folders} when it is absent."
             ) from None
     texts, y, class_names = read_20news_archive(archive, remove)
     return _news_dataset(texts, y, class_names, remove, tfidf, str(archive))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from kingdra.data import load
@@ -47,14 +49,25 @@ _ADVICE = (
     ("set sep= if", "set the **separator** (Upload tab) if"),
     ("Set label_column= to", "Choose the **label column** from"),
     ("Set text_column= to", "Choose the **text column** from"),
+    ("pass data_dir= / set KINGDRA_DATA", "set KINGDRA_DATA (before `streamlit run`)"),
+    ("set mirror= / KINGDRA_", "set KINGDRA_"),
+    ("(option mirror=)", "(a KINGDRA_..._MIRROR environment variable)"),
 )
+
+
+# A placed file with another checksum: the command line and Python can accept it, the app not.
+_CHECKSUM_ADVICE = re.compile(r"pass its (sha256|md5) as checksums=\{'([^']+)': '<\w+>'\}")
 
 
 def app_advice(message: str) -> str:
     """A library message with its keyword arguments replaced by the app's controls."""
     for python, control in _ADVICE:
         message = message.replace(python, control)
-    return message
+    return _CHECKSUM_ADVICE.sub(
+        r"use it from the command line (`--checksum \2=<\1>`) or from Python (`checksums=`); "
+        r"the app accepts only the built-in \1",
+        message,
+    )
 
 
 def get_session() -> AppSession:
