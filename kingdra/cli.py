@@ -505,10 +505,25 @@ _FLAG_ADVICE = (
 )
 
 
+_SETTING_MESSAGE = re.compile(r"^(\w+)( must be .*?)\b1\.\.n_models=(\d+)")
+
+
 def cli_advice(message: str) -> str:
     """A library message with its keyword arguments replaced by this command's flags."""
     for pattern, flag in _FLAG_ADVICE:
         message = pattern.sub(flag if flag is not None else lambda m: _FLAGS[m.group(1)], message)
+    # The config's "t_pos must be an integer in 1..n_models=10": the flags' names.
+    message = _SETTING_MESSAGE.sub(
+        lambda m: (
+            f"--{m.group(1).replace('_', '-')}{m.group(2)}1..{m.group(3)} (--n-models {m.group(3)})"
+        ),
+        message,
+    )
+    message = re.sub(
+        rf"^({'|'.join(f.name for f in settings())}) must be",
+        lambda m: f"--{m.group(1).replace('_', '-')} must be",
+        message,
+    )
     if message.startswith("Option(s) "):  # "Option(s) x do not apply ...; its options are: ..."
         names = "|".join(_FLAGS)
         message = re.sub(rf"\b({names})\b", lambda m: _FLAGS[m.group(1)], message)
@@ -566,20 +581,26 @@ def _write_json(path: Path, data: dict) -> None:
 def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     out = Path(args.out)
     check_output_folder(out, ("labels.csv", "metrics.json", CHECKPOINT_NAME))
+    overrides = {name: getattr(args, name) for name in ("n_models", *preset_fields())}
+
+    def make_estimator(k: int) -> KingdraCluster:
+        return KingdraCluster(
+            n_clusters=k,
+            base=args.base,
+            preset=args.preset,
+            stage=args.stage,
+            device=args.device,
+            random_state=args.seed,
+            **overrides,
+        )
+
+    # The settings are checked before the data is loaded (k from the data comes later).
+    make_estimator(args.n_clusters if args.n_clusters is not None else 2).make_config()
     ds = _load_dataset(args)
     k = args.n_clusters if args.n_clusters is not None else ds.n_classes
     if k is None:
         raise ValueError(f"{ds.name} has no labels: give the number of clusters with --n-clusters")
-    overrides = {name: getattr(args, name) for name in ("n_models", *preset_fields())}
-    estimator = KingdraCluster(
-        n_clusters=k,
-        base=args.base,
-        preset=args.preset,
-        stage=args.stage,
-        device=args.device,
-        random_state=args.seed,
-        **overrides,
-    )
+    estimator = make_estimator(k)
     config = estimator.make_config()  # ValueError with what to fix, before any training
     engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
     if bar is not None:

@@ -92,12 +92,12 @@ def test_help_documents_every_fit_option():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--dataset", "digits", "--n-models", "3", "--t-pos", "5"], "t_pos must be an integer in 1..n_models=3"),
-        (["--dataset", "digits", "--min-confidence", "1.5"], "min_confidence must be in [0, 1)"),
-        (["--dataset", "digits", "--neighbor-weight", "-1"], "neighbor_weight must be a finite number >= 0"),
-        (["--dataset", "digits", "--batch-size", "1"], "batch_size must be an integer >= 2"),
-        (["--dataset", "digits", "--overcluster", "0"], "overcluster must be an integer >= 1"),
-        (["--dataset", "digits", "--n-neighbors", "0"], "n_neighbors must be an integer >= 1"),
+        (["--dataset", "digits", "--n-models", "3", "--t-pos", "5"], "--t-pos must be an integer in 1..3 (--n-models 3)"),
+        (["--dataset", "digits", "--min-confidence", "1.5"], "--min-confidence must be in [0, 1)"),
+        (["--dataset", "digits", "--neighbor-weight", "-1"], "--neighbor-weight must be a finite number >= 0"),
+        (["--dataset", "digits", "--batch-size", "1"], "--batch-size must be an integer >= 2"),
+        (["--dataset", "digits", "--overcluster", "0"], "--overcluster must be an integer >= 1"),
+        (["--dataset", "digits", "--n-neighbors", "0"], "--n-neighbors must be an integer >= 1"),
         (["--dataset", "no-such-set"], "Unknown dataset 'no-such-set'"),
         (["--dataset", "/no/such/dir/data.csv"], "does not exist"),
         (["--dataset", "mnist", "--offline", "--data-dir", "{tmp}"], "train-images-idx3-ubyte"),
@@ -348,8 +348,11 @@ def test_t_pos_message_gives_the_real_range(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert main(["fit", "--dataset", "digits", "--t-pos", "-1", "--out", out, *SMALL]) == 2
     err = capsys.readouterr().err
-    assert "t_pos must be an integer in 1..n_models=2" in err and ">= 0" not in err
+    assert "error: --t-pos must be an integer in 1..2 (--n-models 2), got -1" in err
+    assert ">= 0" not in err and "loaded" not in err  # said before the data is loaded
     assert not (tmp_path / "run").exists()
+    assert main(["fit", "--dataset", "digits", "--min-confidence", "2", "--out", out]) == 2
+    assert "error: --min-confidence must be in [0, 1), got 2.0" in capsys.readouterr().err
 
 
 def test_progress_to_a_log_file_is_a_line_now_and_then():
