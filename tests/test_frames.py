@@ -126,3 +126,42 @@ def test_graph_page_offers_the_stepper_frames_for_slides(overclustered):
     keys = {d.proto.id for d in at.get("download_button")}
     assert any("graph_frames_zip" in k for k in keys) and any("graph_frames_gif" in k for k in keys)
     assert any(c.value.startswith("For slides: the ") for c in at.caption)
+
+
+def test_frames_give_mini_clusters_past_the_palette_another_shape(monkeypatch):
+    from PIL import ImageDraw
+
+    from kingdra.plots import PALETTE, SYMBOLS, category_color, category_symbol
+    from kingdra.ui import frames
+
+    masks = []
+    for symbol in SYMBOLS:  # every shape draws, and no two look the same
+        image = Image.new("L", (40, 40), 0)
+        frames.marker(ImageDraw.Draw(image), (20, 20), 8, symbol, 255)
+        masks.append(np.asarray(image) > 0)
+        assert masks[-1].sum() > 50
+    assert all((a != b).any() for i, a in enumerate(masks) for b in masks[i + 1 :])
+
+    k = len(PALETTE) + 4  # 25 mini-clusters: colours come round again from 21 on
+    truth = np.repeat(np.arange(k), 6)
+    labels = np.stack([truth] * 4, 1)
+    xy = np.random.default_rng(0).normal(size=(len(truth), 2))
+    many = build_graph_view(labels, None, xy, t_pos=4, t_neg=4, k=k, sample_size=len(truth))
+    drawn = {}
+
+    def spy(draw, at, r, symbol, fill):
+        drawn.setdefault(fill[:3], set()).add(symbol)
+
+    monkeypatch.setattr(frames, "marker", spy)
+    frames.step_frame(many, len(many.result.steps))
+    groups = range(k)
+    assert len({(category_color(g), category_symbol(g)) for g in groups}) == k
+    reused = frames._rgba(category_color(0), 1)[:3]  # mini-clusters 0 and 21
+    assert (
+        drawn[reused]
+        == {category_symbol(0), category_symbol(len(PALETTE))}
+        == {
+            "circle",
+            "square",
+        }
+    )

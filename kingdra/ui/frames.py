@@ -23,6 +23,7 @@ from kingdra.plots import (
     POSITIVE_COLOR,
     UNASSIGNED_COLOR,
     category_color,
+    category_symbol,
     limit_pairs,
 )
 from kingdra.ui.graph_view import GraphView, edges_within, step_view
@@ -56,6 +57,33 @@ def _text(draw, xy, text: str, size: int, fill="#222222", mono: bool = False) ->
 def _rgba(color: str, alpha: float) -> tuple[int, int, int, int]:
     color = color.lstrip("#")
     return (*(int(color[i : i + 2], 16) for i in (0, 2, 4)), int(round(alpha * 255)))
+
+
+def marker(draw: ImageDraw.ImageDraw, xy, r: float, symbol: str, fill) -> None:
+    """A filled marker of radius about `r` at `xy`, in one of :data:`kingdra.plots.SYMBOLS`."""
+    x, y = float(xy[0]), float(xy[1])
+
+    def polygon(points) -> None:
+        draw.polygon([(x + dx * r, y + dy * r) for dx, dy in points], fill=fill)
+
+    if symbol == "square":
+        draw.rectangle([x - 0.85 * r, y - 0.85 * r, x + 0.85 * r, y + 0.85 * r], fill=fill)
+    elif symbol == "diamond":
+        polygon([(0, -1.2), (1.2, 0), (0, 1.2), (-1.2, 0)])
+    elif symbol == "triangle-up":
+        polygon([(0, -1.25), (1.15, 0.85), (-1.15, 0.85)])
+    elif symbol == "cross":
+        polygon([(-0.4, -1.1), (0.4, -1.1), (0.4, -0.4), (1.1, -0.4), (1.1, 0.4), (0.4, 0.4),
+                 (0.4, 1.1), (-0.4, 1.1), (-0.4, 0.4), (-1.1, 0.4), (-1.1, -0.4), (-0.4, -0.4)])  # fmt: skip
+    elif symbol == "star":
+        angles = np.pi / 2 + np.arange(10) * np.pi / 5
+        radii = np.where(np.arange(10) % 2 == 0, 1.35, 0.55)
+        polygon(list(zip(radii * np.cos(angles), -radii * np.sin(angles), strict=True)))
+    elif symbol == "hexagon":
+        angles = np.arange(6) * np.pi / 3
+        polygon(list(zip(1.1 * np.cos(angles), 1.1 * np.sin(angles), strict=True)))
+    else:  # circle
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=fill)
 
 
 def step_frame(
@@ -103,21 +131,16 @@ def step_frame(
         for a, b in limit_pairs(mine, MAX_POS_EDGES, seed)[0]:
             draw.line([tuple(px[a]), tuple(px[b])], fill=_rgba("#146b14", 0.8), width=2)
 
-    def dot(i: int, color: str, alpha: float, r: float) -> None:
-        x, y = px[i]
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=_rgba(color, alpha))
+    def dot(i: int, group: int, alpha: float, r: float) -> None:
+        # Past the palette a colour comes back with another shape, as in the plotly figure.
+        color = category_color(group) if group >= 0 else UNASSIGNED_COLOR
+        marker(draw, px[i], r, category_symbol(group), _rgba(color, alpha))
 
     groups = sv.groups
     for i in np.flatnonzero(sv.faded & ~sv.removing):  # taken out earlier
-        picked = groups[i] >= 0
-        dot(
-            i,
-            category_color(groups[i]) if picked else UNASSIGNED_COLOR,
-            0.35 if picked else 0.15,
-            3,
-        )
+        dot(i, groups[i], 0.35 if groups[i] >= 0 else 0.15, 3)
     for i in np.flatnonzero(~sv.faded & ~sv.removing):
-        dot(i, category_color(groups[i]) if groups[i] >= 0 else UNASSIGNED_COLOR, 0.95, 4)
+        dot(i, groups[i], 0.95, 4)
     for i in np.flatnonzero(sv.removing):  # removed at this step: a cross
         x, y = px[i]
         for d in ((-4, -4, 4, 4), (-4, 4, 4, -4)):
