@@ -361,13 +361,18 @@ class KingdraConfig:
 
     # -- construction and (de)serialisation --------------------------------------------------
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> KingdraConfig:
+    def from_preset(
+        cls, name: str, n_samples: int | None = None, **overrides: Any
+    ) -> KingdraConfig:
         """A preset from :data:`PRESETS` with some fields replaced.
 
         Parameters
         ----------
         name : str
-            A key of :data:`PRESETS`.
+            A key of :data:`PRESETS`, or ``"auto"``: the one :func:`resolve_preset` picks
+            for ``n_samples`` rows.
+        n_samples : int, optional
+            Rows of the data; needed by ``"auto"`` only.
         **overrides
             Any field of :class:`KingdraConfig`, e.g. ``n_clusters=10``.
 
@@ -377,8 +382,7 @@ class KingdraConfig:
         becomes 0: the dot-product loss leaves outputs soft, and on digits no point reached
         0.9 in every member, so the graph found no anchor at all (measured: coverage 0).
         """
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}")
+        name = resolve_preset(name, n_samples)
         values = dict(PRESETS[name])
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -410,6 +414,32 @@ class KingdraConfig:
         if unknown:
             raise ValueError(f"unknown config field(s) {sorted(unknown)}; see KingdraConfig")
         return cls(**data)
+
+
+def resolve_preset(name: str, n_samples: int | None = None) -> str:
+    """The key of :data:`PRESETS` that ``name`` stands for on ``n_samples`` rows.
+
+    A key of :data:`PRESETS` stands for itself; ``"auto"`` for the first preset of
+    :data:`AUTO_PRESETS` whose row bound exceeds ``n_samples``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or ``"auto"`` without a positive ``n_samples``.
+    """
+    if not isinstance(name, str) or name not in PRESET_NAMES:
+        raise ValueError(f"unknown preset {name!r}; use one of {', '.join(PRESET_NAMES)}")
+    if name != AUTO:
+        return name
+    if not _is_int(n_samples) or n_samples < 1:
+        raise ValueError(
+            f"preset 'auto' picks its settings by the number of rows: give n_samples "
+            f"(got {n_samples!r}), or name a preset ({', '.join(PRESETS)})"
+        )
+    for bound, preset in AUTO_PRESETS:
+        if bound is None or n_samples < bound:
+            return preset
+    raise AssertionError("AUTO_PRESETS ends with an unbounded preset")
 
 
 def settings() -> tuple[dataclasses.Field, ...]:
@@ -551,3 +581,43 @@ PRESETS["imsat"] = dict(
     n_iter=3,
     min_confidence=0.9,  # 0.5 let impure anchors in (digits seeds 1 / 3: 88.7 / 85.5 %)
 )
+
+PRESETS["imsat-large"] = dict(
+    PRESETS["imsat"],
+    # Full MNIST (70,000) on the 2-core CPU, seeds 0 / 1: 98.7 / 98.7 % in 1,605 / 1,030 s
+    # (benchmarks/results/curve-mnist-imsat-seed*.json); 10 members at batch 100 would take
+    # about 4x as long.
+    n_models=5,
+    batch_size=250,  # IMSAT's
+    epochs_base=40,
+    epochs_iter=5,
+    n_iter=2,
+)
+
+#: The name of the default preset: it picks one of :data:`PRESETS` by the data's size.
+AUTO = "auto"
+
+#: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
+#: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.1 ± 0.7 % against
+#: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat`` 88.6 / 84.8 against ``fast`` 74.0 / 75.6; full
+#: MNIST ``imsat-large`` 98.7 / 98.7 in 17-27 minutes. The bounds lie between the sizes
+#: measured (3,000 between 1,797 and 5,000; 20,000 where ``imsat`` would pass 30 minutes).
+AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
+    (3000, "fast"),
+    (20000, "imsat"),
+    (None, "imsat-large"),
+)
+
+
+def describe_auto() -> str:
+    """``auto``'s rule in words, e.g. for help texts."""
+    parts, low = [], 0
+    for bound, preset in AUTO_PRESETS:
+        rows = f"from {low:,} rows" if bound is None else f"below {bound:,}"
+        parts.append(f"``{preset}`` {rows}")
+        low = bound
+    return ", ".join(parts)
+
+
+#: Every name a caller may give: ``auto`` and the keys of :data:`PRESETS`.
+PRESET_NAMES: tuple[str, ...] = (AUTO, *PRESETS)

@@ -12,7 +12,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from kingdra.checkpoint import read_run, run_from_bytes_raw, run_to_bytes, save_run
-from kingdra.config import PRESETS, KingdraConfig, field_kind, preset_fields, settings
+from kingdra.config import (
+    AUTO,
+    PRESETS,
+    KingdraConfig,
+    describe_auto,
+    field_kind,
+    preset_fields,
+    resolve_preset,
+    settings,
+)
 from kingdra.device import resolve_device
 from kingdra.engine import KingdraEngine
 
@@ -50,15 +59,16 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     ----------
     n_clusters : int, default=10
         Number of clusters ``k``.
-    n_models : int or None, default=10
-        Ensemble size ``m`` (every preset: 10); None: the preset's.
+    n_models : int or None, default=None
+        Ensemble size ``m``; None: the preset's (10, ``imsat-large``: 5).
     base : {"ladder-im", "ladder-dot", "imsat"} or None, default=None
         Base model of every member: the paper's ladder networks with the information
         maximisation or the dot-product loss, or IMSAT's MLP with virtual adversarial
-        self-augmentation; None: the preset's (``default``: imsat, ``paper``: ladder-im).
-    preset : str, default="default"
+        self-augmentation; None: the preset's.
+    preset : str, default="auto"
         Named settings (a key of ``kingdra.config.PRESETS``, see ``docs/presets.md``) for
-        every parameter below left at None.
+        every parameter below left at None. ``"auto"`` picks one by the number of rows
+        of ``X``: {auto_rule}.
     {preset_parameters}
     stage : {"kingdra", "ensemble", "single"}, default="kingdra"
         Stop after the full method, after the plain (averaged) base ensemble, or use one
@@ -105,9 +115,9 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self,
         n_clusters=10,
         *,
-        n_models=10,
+        n_models=None,
         base=None,
-        preset="fast",
+        preset="auto",
         hidden=None,
         noise_std=None,
         denoise_weights=None,
@@ -173,22 +183,20 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
             return int(rs) % (2**31 - 1)
         return int(check_random_state(rs).randint(2**31 - 1))
 
-    def make_config(self) -> KingdraConfig:
+    def make_config(self, n_samples: int | None = None) -> KingdraConfig:
         """The validated :class:`~kingdra.config.KingdraConfig` these parameters give.
 
-        The preset's values, replaced by every parameter that is not None. Raises
-        ``ValueError`` saying what to fix, before any data is read or anything trained.
+        The preset's values (``"auto"``: the preset for ``n_samples`` rows), replaced by
+        every parameter that is not None. Raises ``ValueError`` saying what to fix, before
+        any data is read or anything trained.
         """
-        if not isinstance(self.preset, str) or self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+        preset = resolve_preset(self.preset, n_samples)
         overrides: dict[str, Any] = {}
         for name in ("n_clusters", "n_models", "base", *_CONFIG_OVERRIDES):
             value = getattr(self, name)
             if value is not None:
                 overrides[name] = _plain(name, value)
-        return KingdraConfig.from_preset(
-            self.preset, stage=self.stage, seed=self._seed(), **overrides
-        )
+        return KingdraConfig.from_preset(preset, stage=self.stage, seed=self._seed(), **overrides)
 
     def _callback(self):
         user = self.callback
@@ -227,10 +235,13 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         -------
         self
         """
-        config = self.make_config()  # parameter errors first: they say what to fix
+        if self.preset != AUTO:  # parameter errors first: they say what to fix
+            config = self.make_config()
         # scikit-learn's conventions (2-D, not sparse, 2+ rows) here; the engine checks the
         # rest once (NaN / inf with their row and column, at least n_clusters rows).
         X = check_array(X, dtype=np.float32, ensure_min_samples=2, ensure_all_finite=False)
+        if self.preset == AUTO:  # its settings depend on the number of rows
+            config = self.make_config(n_samples=X.shape[0])
         engine = KingdraEngine(X, config, device=self.device)
         engine.run(callback=self._callback())
         self.set_engine(engine)
@@ -382,4 +393,4 @@ def _plain(name: str, value: Any) -> Any:
 
 KingdraCluster.__doc__ = KingdraCluster.__doc__.replace(
     "{preset_parameters}", _preset_parameter_docs()
-)
+).replace("{auto_rule}", describe_auto())

@@ -52,7 +52,7 @@ def test_clone_and_set_params_round_trip():
     assert copy is not est
     assert copy.get_params() == est.get_params()
     copy.set_params(n_models=4, base="ladder-dot")
-    assert copy.get_params()["n_models"] == 4 and est.n_models == 10
+    assert copy.get_params()["n_models"] == 4 and est.n_models is None
     assert clone(copy).get_params() == copy.get_params()
 
 
@@ -211,10 +211,11 @@ def test_every_setting_is_an_estimator_parameter_and_a_cli_flag():
     for name in preset_fields():
         assert params[name] is None  # None: the preset's value
     defaults = {f.name: f.default for f in dataclasses.fields(KingdraConfig)}
-    for name in ("n_clusters", "n_models", "stage"):
+    for name in ("n_clusters", "stage"):
         assert params[name] == defaults[name]
-    assert params["base"] is None and params["preset"] == "fast"  # the preset's base
-    assert KingdraCluster().make_config().base == "ladder-im"
+    assert params["n_models"] is None and params["base"] is None  # the preset's
+    assert params["preset"] == "auto"  # the preset for the data's size: tests/test_presets.py
+    assert KingdraCluster(preset="fast").make_config().base == "ladder-im"
     assert KingdraCluster(preset="imsat").make_config().base == "imsat"
 
 

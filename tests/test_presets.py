@@ -1,0 +1,75 @@
+"""The default preset ``auto`` picks its settings by the number of rows."""
+
+import numpy as np
+import pytest
+
+from kingdra import KingdraCluster
+from kingdra.config import (
+    AUTO_PRESETS,
+    PRESET_NAMES,
+    PRESETS,
+    KingdraConfig,
+    describe_auto,
+    resolve_preset,
+)
+
+
+@pytest.mark.parametrize(
+    ("n", "preset"),
+    [(1, "fast"), (1797, "fast"), (2999, "fast"), (3000, "imsat"), (5000, "imsat")]
+    + [(19999, "imsat"), (20000, "imsat-large"), (70000, "imsat-large")],
+)
+def test_auto_picks_the_preset_measured_for_that_size(n, preset):
+    assert resolve_preset("auto", n) == preset
+    assert KingdraConfig.from_preset("auto", n_samples=n) == KingdraConfig.from_preset(preset)
+
+
+def test_a_named_preset_stands_for_itself_whatever_the_size():
+    for name in PRESETS:
+        assert resolve_preset(name) == name
+        assert resolve_preset(name, 70000) == name
+
+
+@pytest.mark.parametrize("n", [None, 0, -5, 2.5, "5000"])
+def test_auto_without_a_row_count_says_what_to_give(n):
+    with pytest.raises(ValueError, match="give n_samples"):
+        resolve_preset("auto", n)
+
+
+def test_unknown_preset_lists_the_names():
+    with pytest.raises(ValueError, match="use one of auto, paper, fast, imsat, imsat-large"):
+        resolve_preset("fastest", 100)
+
+
+def test_the_rule_ends_unbounded_and_names_real_presets():
+    bounds = [bound for bound, _ in AUTO_PRESETS]
+    assert bounds[-1] is None and bounds[:-1] == sorted(bounds[:-1])
+    assert all(preset in PRESETS for _, preset in AUTO_PRESETS)
+    assert PRESET_NAMES[0] == "auto"
+    assert describe_auto() == (
+        "``fast`` below 3,000, ``imsat`` below 20,000, ``imsat-large`` from 20,000 rows"
+    )
+
+
+def test_imsat_large_is_imsat_with_fewer_members_and_bigger_batches():
+    large, mid = KingdraConfig.from_preset("imsat-large"), KingdraConfig.from_preset("imsat")
+    changed = {k for k, v in large.to_dict().items() if mid.to_dict()[k] != v}
+    assert changed == {"n_models", "batch_size", "epochs_base", "epochs_iter", "n_iter"}
+    assert (large.n_models, large.batch_size) == (5, 250)
+
+
+def test_estimator_default_is_auto_and_uses_the_rows_of_X():
+    est = KingdraCluster(n_clusters=3, epochs_base=0, n_iter=0, random_state=0)
+    assert est.preset == "auto" and est.n_models is None
+    assert est.make_config(n_samples=100).base == "ladder-im"  # fast
+    assert est.make_config(n_samples=5000).base == "imsat"
+    big = est.make_config(n_samples=50000)
+    assert (big.base, big.n_models) == ("imsat", 5)
+    X = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    fitted = est.set_params(stage="ensemble").fit(X)
+    assert fitted.engine_.config == est.make_config(n_samples=30)
+
+
+def test_estimator_auto_without_rows_says_what_to_give():
+    with pytest.raises(ValueError, match="give n_samples"):
+        KingdraCluster().make_config()
