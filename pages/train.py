@@ -68,8 +68,9 @@ preset = st.selectbox(
     list(PRESETS),
     index=list(PRESETS).index("fast"),
     key="train_preset",
-    help="fast: small ladder networks with the neighbour term and over-clustering (digits in "
-    "about a minute on an idle 2-core CPU); imsat: 10 IMSAT members (virtual adversarial "
+    help="fast: small ladder networks with the neighbour term and over-clustering (digits: "
+    "base ensemble 30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside "
+    "other jobs; the progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
     "self-augmentation), slower; paper: the authors' numbers, much slower. Accuracy and "
     "time per data set: docs/benchmarks.md.",
 )

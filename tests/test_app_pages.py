@@ -83,6 +83,26 @@ def test_home_loads_digits_and_shows_state():
     assert "digits" in side and "not trained" in side and "Device" in side
 
 
+def test_home_opens_with_the_quick_start_and_a_picture_of_the_method_not_the_app():
+    at = _app()
+    _ok(at)
+    assert [s.value for s in at.subheader] == ["Quick start", "How it works"]
+    quick = " ".join(m.value for m in at.markdown[:3])
+    assert "30 s" in quick and "2-core CPU beside other jobs" in quick  # a time, its machine
+    assert "about a minute" not in quick
+
+    def walk(node):
+        children = getattr(node, "children", None)
+        for child in children.values() if isinstance(children, dict) else ():
+            yield child
+            yield from walk(child)
+
+    images = [e for e in walk(at.main) if getattr(e, "type", "") == "image"]
+    assert len(images) == 1 and "Algorithm 1, step 3" in images[0].proto.imgs[0].caption
+    source = (ROOT / "pages" / "home.py").read_text()
+    assert "graph.png" not in source and "home.png" in source  # no screenshot of the app
+
+
 @pytest.mark.parametrize("name", ["graph", "clusters", "history"])
 def test_pages_before_training_point_to_train(name):
     at = _page(_app(), name)

@@ -165,3 +165,11 @@ def test_frames_give_mini_clusters_past_the_palette_another_shape(monkeypatch):
             "square",
         }
     )
+
+
+def test_the_home_picture_is_a_stepper_frame_made_from_the_lessons_votes(tmp_path):
+    from kingdra.ui.make_home_picture import ASSET, make
+
+    picture = Image.open(make(tmp_path / "home.png"))
+    assert picture.size == SIZE and picture.format == "PNG"
+    assert Image.open(ASSET).size == SIZE  # the committed one, made by the same script
