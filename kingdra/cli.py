@@ -25,7 +25,17 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from kingdra.config import PRESETS, KingdraConfig, field_kind, preset_fields, settings
+from kingdra.config import (
+    AUTO,
+    PRESET_NAMES,
+    PRESETS,
+    KingdraConfig,
+    describe_auto,
+    field_kind,
+    preset_fields,
+    resolve_preset,
+    settings,
+)
 from kingdra.data import available, load
 from kingdra.device import device_description
 from kingdra.engine import Cancelled, KingdraEngine
@@ -420,9 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(fit)
     fit.add_argument(
         "--preset",
-        default="fast",
-        choices=tuple(PRESETS),
-        help="named settings (docs/presets.md); the options below override them (default: default)",
+        default=AUTO,
+        choices=PRESET_NAMES,
+        help=(
+            "named settings (docs/presets.md); the options below override them "
+            f"(default: auto, the preset for the data's size: {describe_auto()})"
+        ).replace("``", ""),
     )
     fit.add_argument(
         "--n-clusters",
@@ -594,24 +607,26 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
             **overrides,
         )
 
-    # The settings are checked before the data is loaded (k from the data comes later).
-    make_estimator(args.n_clusters if args.n_clusters is not None else 2).make_config()
+    # The settings are checked before the data is loaded (k from the data comes later; auto
+    # is checked with its preset for small data, and again once the rows are known).
+    make_estimator(args.n_clusters if args.n_clusters is not None else 2).make_config(1)
     ds = _load_dataset(args)
     k = args.n_clusters if args.n_clusters is not None else ds.n_classes
     if k is None:
         raise ValueError(f"{ds.name} has no labels: give the number of clusters with --n-clusters")
     estimator = make_estimator(k)
-    config = estimator.make_config()  # ValueError with what to fix, before any training
+    config = estimator.make_config(n_samples=ds.X.shape[0])  # before any training
     engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
     if bar is not None:
         bar.n_iter = config.n_iter if config.stage == "kingdra" else 0
+    preset = resolve_preset(args.preset, ds.X.shape[0])
     logger.info(
-        "%s: n=%d, d=%d, k=%d, %s on %s",
+        "%s: n=%d, d=%d, k=%d, preset %s on %s",
         ds.name,
         ds.X.shape[0],
         ds.X.shape[1],
         k,
-        args.preset,
+        preset if preset == args.preset else f"{args.preset} -> {preset}",
         device_description(engine.device),
     )
 
@@ -650,6 +665,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         "d": int(ds.X.shape[1]),
         "k": int(k),
         "label_column": ds.extra.get("label_column"),
+        "preset": preset,
         "seconds": round(seconds, 3),
         "device": device_description(engine.device),
         "stopped": stopped,

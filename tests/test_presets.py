@@ -1,5 +1,7 @@
 """The default preset ``auto`` picks its settings by the number of rows."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,19 @@ def test_estimator_default_is_auto_and_uses_the_rows_of_X():
 def test_estimator_auto_without_rows_says_what_to_give():
     with pytest.raises(ValueError, match="give n_samples"):
         KingdraCluster().make_config()
+
+
+def test_cli_fit_defaults_to_auto_and_records_the_preset_it_took(tmp_path, capfd):
+    from kingdra.cli import main
+
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([rng.normal(c, 0.1, size=(20, 3)) for c in (0.0, 3.0)])
+    csv = tmp_path / "two.csv"
+    np.savetxt(csv, rows, delimiter=",", header="a,b,c", comments="")
+    args = ["fit", "--dataset", str(csv), "--n-clusters", "2", "--out", str(tmp_path / "run")]
+    fast = ["--hidden", "8", "--n-models", "2", "--epochs-base", "1", "--n-iter", "0"]
+    assert main([*args, *fast, "--device", "cpu"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["preset"] == "fast"  # 40 rows: auto's preset for small data
+    assert metrics["config"]["base"] == "ladder-im" and metrics["config"]["overcluster"] == 2
+    assert "preset auto -> fast" in "".join(capfd.readouterr())
