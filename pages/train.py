@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from kingdra.config import PRESETS, KingdraConfig
+from kingdra.config import AUTO, PRESET_NAMES, KingdraConfig, describe_auto, resolve_preset
 from kingdra.plots import loss_curves_figure
 from kingdra.ui.graph_view import fine_note
 from kingdra.ui.session import DEFAULTS_ENV
@@ -63,17 +63,24 @@ if ds is None:
     st.stop()
 
 running = session.runner.is_running()
-preset = st.selectbox(
+n_rows = int(ds.X.shape[0])
+choice = st.selectbox(
     "Preset",
-    list(PRESETS),
-    index=list(PRESETS).index("fast"),
+    PRESET_NAMES,
+    index=PRESET_NAMES.index(AUTO),
     key="train_preset",
-    help="fast: small ladder networks with the neighbour term and over-clustering (digits: "
-    "base ensemble 30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside "
-    "other jobs; the progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
-    "self-augmentation), slower; paper: the authors' numbers, much slower. Accuracy and "
-    "time per data set: docs/benchmarks.md.",
+    format_func=lambda name: (
+        f"auto: {resolve_preset(name, n_rows)} for {n_rows:,} rows" if name == AUTO else name
+    ),
+    help=f"auto: the preset measured best for the data's size ({describe_auto()}). fast: "
+    "small ladder networks with the neighbour term and over-clustering (digits: base ensemble "
+    "30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside other jobs; the "
+    "progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
+    "self-augmentation), minutes on MNIST-5k; imsat-large: 5 of them at batch 250, for tens of "
+    "thousands of rows; paper: the authors' numbers, much slower. Accuracy and time per data "
+    "set: docs/benchmarks.md.".replace("``", ""),
 )
+preset = resolve_preset(choice, n_rows)
 if st.session_state.get("_train_filled") != preset:
     fill_form(preset)
     st.session_state["_train_filled"] = preset

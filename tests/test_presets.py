@@ -1,6 +1,7 @@
 """The default preset ``auto`` picks its settings by the number of rows."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +92,19 @@ def test_cli_fit_defaults_to_auto_and_records_the_preset_it_took(tmp_path, capfd
     assert metrics["preset"] == "fast"  # 40 rows: auto's preset for small data
     assert metrics["config"]["base"] == "ladder-im" and metrics["config"]["overcluster"] == 2
     assert "preset auto -> fast" in "".join(capfd.readouterr())
+
+
+def test_train_page_defaults_to_auto_and_fills_the_form_from_its_preset():
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    at = AppTest.from_file(app, default_timeout=120).run()
+    at = at.switch_page("pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    select = at.selectbox(key="train_preset")
+    assert select.value == "auto"
+    assert "auto: fast for 1,797 rows" in select.options  # digits: auto's preset for its size
+    assert at.number_input(key="train_overcluster").value == 2  # fast's, filled in
+    select.set_value("imsat").run()
+    assert at.number_input(key="train_overcluster").value == 1  # imsat's
+    assert at.number_input(key="train_vat_eps").value == 0.25
