@@ -6,15 +6,16 @@ for every seed, on the same data:
 - K-means and UMAP (10-d) + GMM (:mod:`kingdra.baselines`);
 - the paper's method (preset ``paper``) with Ladder-IM and Ladder-Dot: one member, the
   averaged base ensemble and Kingdra, all three read from the same run's history;
-- IMSAT members (preset ``imsat``) and the default (preset ``fast``, Ladder-IM): one
-  member, the ensemble, and Kingdra for each.
+- the presets ``imsat``, ``imsat-large`` and ``fast``, and the default (``auto``'s preset
+  for this many rows, what ``KingdraCluster()`` and ``kingdra fit`` run): one member, the
+  ensemble, and Kingdra for each.
 
 It prints mean ± std, the worst seed, seconds and the paper's figure beside each row, and
 writes ``benchmarks/results/table2-<dataset>.json`` as ``{"dataset", "n", "device",
 "commit", "command", "rows": {name: {"acc": [per seed], "seconds": [per seed]}},
 "iterations": {Kingdra row: {seed: [per-iteration count, coverage, precision, ACC]}}}``.
-``--rows`` picks a subset (e.g. ``--rows imsat,kmeans`` where the paper's preset would
-take hours on a CPU); ``--set field=value`` overrides a config field of every Kingdra run.
+``--rows`` picks the rows (default: the baselines, the paper's two and the default; e.g.
+``--rows kmeans,default`` where the paper's preset would take hours on a CPU); ``--set field=value`` overrides a config field of every Kingdra run.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 
 from kingdra.baselines import run_baselines
-from kingdra.config import KingdraConfig
+from kingdra.config import AUTO, KingdraConfig, resolve_preset
 from kingdra.data import load
 from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
@@ -52,7 +53,6 @@ PAPER_MNIST = {
     "IMSAT (one member)": 98.4,
     "IMSAT-ensemble": None,
     "Kingdra-IMSAT": None,
-    "Kingdra (default: fast)": None,
 }
 
 #: Which rows each ``--rows`` name produces.
@@ -62,7 +62,9 @@ ROW_GROUPS = {
     "ladder-im": ["Ladder-IM", "Ladder-IM-ensemble", "Kingdra-Ladder-IM"],
     "ladder-dot": ["Ladder-Dot", "Ladder-Dot-ensemble", "Kingdra-Ladder-Dot"],
     "imsat": ["IMSAT (one member)", "IMSAT-ensemble", "Kingdra-IMSAT"],
-    "fast": ["Ladder-IM, fast (one member)", "Ladder-IM-ensemble, fast", "Kingdra (default: fast)"],
+    "imsat-large": ["IMSAT, large (one member)", "IMSAT-ensemble, large", "Kingdra-IMSAT, large"],
+    "fast": ["Ladder-IM, fast (one member)", "Ladder-IM-ensemble, fast", "Kingdra, fast"],
+    "default": ["default (one member)", "default (ensemble)", "Kingdra (default)"],
 }
 
 
@@ -158,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--paper-seeds", type=int, default=None, help="fewer seeds for the paper's rows (slow)"
     )
-    parser.add_argument("--rows", default=",".join(ROW_GROUPS), help=",".join(ROW_GROUPS))
+    parser.add_argument(
+        "--rows",
+        default="kmeans,umap-gmm,ladder-im,ladder-dot,default",
+        help=",".join(ROW_GROUPS) + " (default: the baselines, the paper's and the default)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
@@ -188,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         "ladder-im": ("paper", "ladder-im", ROW_GROUPS["ladder-im"]),
         "ladder-dot": ("paper", "ladder-dot", ROW_GROUPS["ladder-dot"]),
         "imsat": ("imsat", None, ROW_GROUPS["imsat"]),
+        "imsat-large": ("imsat-large", None, ROW_GROUPS["imsat-large"]),
         "fast": ("fast", None, ROW_GROUPS["fast"]),
+        # what KingdraCluster() and `kingdra fit` do: auto's preset for this many rows
+        "default": (resolve_preset(AUTO, len(X)), None, ROW_GROUPS["default"]),
     }
     for i, seed in enumerate(args.seeds):
         for result in run_baselines(X, len(np.unique(y)), y=y, which=baselines, random_state=seed):
@@ -230,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command_line("benchmarks.table2", argv),
         "seeds": args.seeds,
         "overrides": overrides,
+        "default_preset": resolve_preset(AUTO, len(X)),
         "rows": rows,
         "iterations": histories,
     }

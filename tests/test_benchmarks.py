@@ -117,3 +117,17 @@ def test_learning_curve_reads_every_chunk_then_each_iteration(tmp_path):
     assert [r.get("epoch") for r in readings[:2]] == [1, 2]
     assert readings[2]["iteration"] == 1 and len(readings) == 3
     assert all(0.1 < r["acc"] <= 1.0 and len(r["member_acc"]) == 2 for r in readings)
+
+
+def test_table2_default_row_runs_autos_preset_for_the_data(tmp_path):
+    out = tmp_path / "t2.json"
+    argv = ["--dataset", "digits", "--seeds", "1", "--device", "cpu", "--rows", "default"]
+    assert table2.main([*argv, "--out", str(out), *TINY]) == 0
+    report = json.loads(out.read_text())
+    assert report["default_preset"] == "fast"  # 1,797 rows
+    assert list(report["rows"]) == [
+        "default (one member)",
+        "default (ensemble)",
+        "Kingdra (default)",
+    ]
+    assert [h["iteration"] for h in report["iterations"]["Kingdra (default)"]["0"]] == [0, 1]
