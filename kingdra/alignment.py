@@ -60,6 +60,11 @@ def align_members(
     ref = member_labels[:, reference]
     order = np.stack([_match(ref, member_labels[:, j], n_classes)[0] for j in range(m)])
     for _ in range(refine if probs is not None else 0):
-        consensus = np.mean([probs[j][:, order[j]] for j in range(m)], axis=0).argmax(axis=1)
+        consensus = aligned_mean(probs, order).argmax(axis=1)
         order = np.stack([_match(consensus, member_labels[:, j], n_classes)[0] for j in range(m)])
     return order
+
+
+def aligned_mean(probs: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """(n, k) average of members' probabilities (m', n, k), aligned by ``order``'s first m' rows."""
+    return np.mean([p[:, order[j]] for j, p in enumerate(probs)], axis=0)

@@ -30,14 +30,14 @@ import numpy as np
 import torch
 
 from kingdra import algorithm2
-from kingdra.alignment import align_members
+from kingdra.alignment import align_members, aligned_mean
 from kingdra.bases import build_members, build_objective
 from kingdra.config import KingdraConfig, Thresholds
 from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
 from kingdra.graph import get_clusters
 from kingdra.history import load as load_history
-from kingdra.merge import fine_affinity, merge_map, merge_probs
+from kingdra.merge import OverClustering
 from kingdra.metrics import ari, cluster_accuracy, nmi
 from kingdra.neighbors import nearest_neighbors
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
@@ -111,6 +111,8 @@ class KingdraEngine:
     history : list of dict
         One :class:`kingdra.history.Record` per trained phase (iteration 0 is the base
         ensemble), in its JSON form.
+    overclustering : kingdra.merge.OverClustering or None
+        The fine -> final cluster map when ``config.overcluster > 1``.
     """
 
     def __init__(
@@ -163,9 +165,11 @@ class KingdraEngine:
         self.iteration = 0
         self.base_trained = False
         self._alignment: np.ndarray | None = None
-        # (m, n_outputs): each member's output class -> final cluster; fixed after the base
-        # phase (overcluster > 1, kingdra.merge), None before it or when overcluster == 1.
-        self._member_groups: np.ndarray | None = None
+        self.overclustering = (
+            OverClustering(config.n_clusters, config.overcluster, self.seed)
+            if config.overcluster > 1
+            else None
+        )
         self._kept_previous = False
         self._mini_clusters_complete = False
 
@@ -275,8 +279,8 @@ class KingdraEngine:
     def predict(self, merge: bool = False) -> np.ndarray:
         """Cache ``probs`` (m, n, k), ``member_labels`` and ``confidence`` (n, m); return labels.
 
-        ``merge``: map the fine clusters to the final ones again (``overcluster > 1``; done
-        once, after the base phase, and kept for the rest of the run).
+        ``merge``: fit :attr:`overclustering`'s map again (done once, after the base phase,
+        and kept for the rest of the run).
         """
         self.probs = self.member_probs()
         self.member_labels = self.probs.argmax(axis=2).T.astype(np.int64)  # (n, m)
@@ -284,61 +288,22 @@ class KingdraEngine:
         self._alignment = align_members(
             self.member_labels, self.config.n_outputs, reference=None, probs=self.probs, refine=3
         )
-        if self.config.overcluster > 1 and (merge or self._member_groups is None):
-            self._member_groups = self._merge_members()
+        over = self.overclustering
+        if over is not None and (merge or over.groups is None):
+            neighbors = self._neighbor_table().cpu().numpy()
+            over.fit(self._members(self.probs), self._alignment, neighbors)
         return self.member_labels
 
-    def _merge_members(self) -> np.ndarray:
-        """(m, n_outputs) final cluster of each member's output classes (kingdra.merge).
-
-        The aligned ensemble's fine clusters are merged along the input-space k-NN graph
-        once, after the base phase, where the merge is most reliable (the iterations then
-        sharpen the fine clusters, and their pieces of one class share fewer neighbours);
-        each member keeps that map for the rest of the run.
-        """
-        cfg = self.config
-        fine = self._aligned_fine_mean()
-        groups = merge_map(
-            fine.argmax(axis=1),
-            self._neighbor_table().cpu().numpy(),
-            cfg.n_clusters,
-            cfg.n_outputs,
-            probs=fine,
-            random_state=self.seed,
-        )
-        inverse = np.argsort(self._alignment, axis=1)  # member class -> aligned class
-        return groups[inverse]
-
-    def _aligned_fine_mean(self) -> np.ndarray:
-        """(n, n_outputs) aligned average of the cached member probabilities before merging.
-
-        Unlike :meth:`_aligned_mean`, member 0 is aligned too for ``stage="single"``, so that
-        the result is in the same class order as :attr:`_member_groups` expects.
-        """
-        order = self._alignment
-        members = range(1) if self.config.stage == "single" else range(len(self.probs))
-        return np.mean([self.probs[j][:, order[j]] for j in members], axis=0)
-
     def merge_summary(self) -> dict[str, np.ndarray]:
-        """How the fine clusters map to the final ones, on the current predictions.
-
-        For ``overcluster > 1`` after the base phase: ``fine`` (n,) each row's aligned fine
-        cluster, ``used`` the non-empty fine clusters, ``sizes`` their row counts, ``groups``
-        their final cluster (fixed after the base phase) and ``affinity`` (u, u) their
-        size-normalised k-NN edge counts (:func:`kingdra.merge.fine_affinity`).
-        """
-        if self.config.overcluster == 1 or self._member_groups is None:
+        """:meth:`kingdra.merge.OverClustering.summary` on the current predictions."""
+        if self.overclustering is None:
             raise ValueError("no merge in this run: it needs overcluster > 1 and train_base()")
-        fine = self._aligned_fine_mean().argmax(axis=1)
-        used = np.unique(fine)
-        groups = self._member_groups[0][self._alignment[0]]  # aligned fine class -> final
-        return {
-            "fine": fine,
-            "used": used,
-            "sizes": np.bincount(fine, minlength=self.config.n_outputs)[used],
-            "groups": groups[used],
-            "affinity": fine_affinity(fine, self._neighbor_table().cpu().numpy(), used),
-        }
+        neighbors = self._neighbor_table().cpu().numpy()
+        return self.overclustering.summary(self._members(self.probs), self._alignment, neighbors)
+
+    def _members(self, probs: np.ndarray) -> np.ndarray:
+        """The members whose probabilities make the final clusters (member 0 for "single")."""
+        return probs[:1] if self.config.stage == "single" else probs
 
     def build_graph(
         self,
@@ -395,6 +360,7 @@ class KingdraEngine:
             "min_confidence": float(min_conf),
         }
         self._kept_previous = False
+        fine_note = "" if self.overclustering is None else self.overclustering.note()
         if complete:
             self.mini_clusters = clusters
             self._mini_clusters_complete = True
@@ -405,7 +371,7 @@ class KingdraEngine:
                 "keeping the last complete set",
                 sum(len(c) > 0 for c in clusters),
                 k,
-                self._fine_note(),
+                fine_note,
                 t_pos,
                 t_neg,
             )
@@ -418,19 +384,9 @@ class KingdraEngine:
                 "(lower t_neg or min_confidence for more)",
                 len(self.mini_clusters),
                 k,
-                self._fine_note(),
+                fine_note,
             )
         return result
-
-    def _fine_note(self) -> str:
-        """With over-clustering, why more mini-clusters are wanted than the caller's k."""
-        cfg = self.config
-        if cfg.overcluster == 1:
-            return ""
-        return (
-            f" (one per fine cluster: {cfg.overcluster} for each of the "
-            f"n_clusters={cfg.n_clusters} clusters)"
-        )
 
     def train_iteration(self, epochs: int | None = None, callback: Callback | None = None) -> None:
         """One semi-supervised iteration: pseudo-labels per member, train, predict, record.
@@ -513,40 +469,25 @@ class KingdraEngine:
         return self
 
     # -- results ----------------------------------------------------------------------------
-    def _aligned_mean(self, probs: np.ndarray) -> np.ndarray:
-        """Average of the members' probabilities after aligning their classes (see align_members).
-
-        Over the ``n_outputs`` output classes; :meth:`_final_probs` merges them to
-        ``n_clusters`` when ``overcluster > 1``.
-        """
-        order = self._alignment
+    def _final_probs(self, probs: np.ndarray) -> np.ndarray:
+        """(m, n, n_outputs) member probabilities -> (n, n_clusters): their aligned average,
+        or with over-clustering each member merged first (:attr:`overclustering`)."""
+        if self.overclustering is not None:
+            return self.overclustering.final_probs(self._members(probs))
         if self.config.stage == "single":
             return probs[0]
-        if order is None:
+        if self._alignment is None:
             raise ValueError("no alignment yet: call train_base() or predict() first")
-        return np.mean([probs[j][:, order[j]] for j in range(len(probs))], axis=0)
-
-    def _final_probs(self, probs: np.ndarray) -> np.ndarray:
-        """(m, n, n_outputs) member probabilities -> (n, n_clusters) final probabilities."""
-        if self.config.overcluster == 1:
-            return self._aligned_mean(probs)
-        if self._member_groups is None:
-            raise ValueError("no merge yet: call train_base() (or predict()) first")
-        members = range(1) if self.config.stage == "single" else range(len(probs))
-        k = self.config.n_clusters
-        return np.mean([merge_probs(probs[j], self._member_groups[j], k) for j in members], 0)
+        return aligned_mean(probs, self._alignment)
 
     def final_member_labels(self) -> np.ndarray:
         """(n, m) each member's labels as final clusters (aligned, and merged if over-clustered)."""
         if self.member_labels is None or self._alignment is None:
             raise ValueError("no predictions yet: call train_base() (or predict()) first")
-        groups = self._member_groups
-        if groups is None:
-            groups = np.argsort(self._alignment, axis=1)  # member class -> aligned class
-        return np.stack(
-            [groups[j][self.member_labels[:, j]] for j in range(self.member_labels.shape[1])],
-            axis=1,
-        )
+        if self.overclustering is not None:
+            return self.overclustering.final_labels(self.member_labels)
+        groups = np.argsort(self._alignment, axis=1)  # member class -> aligned class
+        return groups[np.arange(len(groups)), self.member_labels]
 
     @property
     def ensemble_probs(self) -> np.ndarray:
@@ -555,7 +496,7 @@ class KingdraEngine:
         Members are matched (Hungarian on label co-occurrence) to the medoid member, the one
         agreeing most with the others, then re-matched to the consensus three times. With
         ``overcluster > 1`` each member's fine classes are first merged to the ``k`` clusters
-        fixed after the base phase (:mod:`kingdra.merge`), then averaged.
+        fixed after the base phase (:attr:`overclustering`), then averaged.
         """
         if self.probs is None:
             raise ValueError("no predictions yet: call train_base() (or predict()) first")
@@ -641,8 +582,9 @@ class KingdraEngine:
             tensors["pseudo_labels"] = torch.from_numpy(np.ascontiguousarray(self.pseudo_labels))
         if self._alignment is not None:
             tensors["alignment"] = torch.from_numpy(np.ascontiguousarray(self._alignment))
-        if self._member_groups is not None:
-            tensors["member_groups"] = torch.from_numpy(np.ascontiguousarray(self._member_groups))
+        if self.overclustering is not None:
+            for name, value in self.overclustering.state_dict().items():
+                tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
         tensors["rng.cpu"] = self._cpu_gen.get_state()
         tensors["rng.device"] = self._dev_gen.get_state().cpu()
         meta = {
@@ -735,8 +677,8 @@ class KingdraEngine:
             engine.confidence = probs.max(axis=2).T
         if "alignment" in tensors:
             engine._alignment = tensors["alignment"].numpy().astype(np.int64)
-        if "member_groups" in tensors:
-            engine._member_groups = tensors["member_groups"].numpy().astype(np.int64)
+        if engine.overclustering is not None:
+            engine.overclustering.load_state_dict(tensors)
         if "pseudo_labels" in tensors:
             engine.pseudo_labels = tensors["pseudo_labels"].numpy().astype(np.int64)
         engine.iteration = int(meta.get("iteration", 0))

@@ -17,16 +17,19 @@ unrelated pieces together; such a pair shares almost no neighbours (full MNIST: 
 moves one of them to the group it is tied to.
 
 This is an extension of the paper (``overcluster = 1`` turns it off); docs/benchmarks.md
-measures it.
+measures it. :class:`OverClustering` is its one entry point in the engine.
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import networkx as nx
 import numpy as np
 from sklearn.cluster import SpectralClustering
+
+from kingdra.alignment import aligned_mean
 
 
 def merge_map(
@@ -185,3 +188,66 @@ def merge_probs(probs: np.ndarray, mapping: np.ndarray, n_clusters: int) -> np.n
         np.maximum(out[..., group], probs[..., fine], out=out[..., group])
     total = out.sum(axis=-1, keepdims=True)
     return out / np.where(total > 0, total, 1)
+
+
+class OverClustering:
+    """Over-clustering's one entry point: the engine holds one when ``overcluster > 1``.
+
+    ``probs`` are the (m', n, r*k) probabilities of the members that make the final clusters
+    (one for ``stage="single"``), ``alignment`` all members' class orders (m, r*k).
+    """
+
+    def __init__(self, n_clusters: int, overcluster: int, seed: int = 0) -> None:
+        self.n_clusters, self.overcluster, self.seed = n_clusters, overcluster, seed
+        self.groups: np.ndarray | None = None  # (m, r*k) member's class -> final cluster
+
+    def fit(self, probs: np.ndarray, alignment: np.ndarray, neighbors: np.ndarray) -> None:
+        """Merge the aligned average's fine clusters along the k-NN graph (:func:`merge_map`).
+
+        Done once, after the base phase, where the merge is most reliable (the iterations
+        sharpen the fine clusters, and their pieces of one class share fewer neighbours);
+        each member keeps the map for the rest of the run.
+        """
+        fine = aligned_mean(probs, alignment)
+        k, n_outputs = self.n_clusters, self.overcluster * self.n_clusters
+        groups = merge_map(fine.argmax(axis=1), neighbors, k, n_outputs, fine, self.seed)
+        self.groups = groups[np.argsort(alignment, axis=1)]  # member's class -> final
+
+    def final_probs(self, probs: np.ndarray) -> np.ndarray:
+        """(n, k): each member's fine probabilities merged (:func:`merge_probs`), averaged."""
+        groups, k = self._fitted(), self.n_clusters
+        return np.mean([merge_probs(p, groups[j], k) for j, p in enumerate(probs)], axis=0)
+
+    def final_labels(self, member_labels: np.ndarray) -> np.ndarray:
+        """(n, m) member labels (fine classes) -> each member's final clusters."""
+        groups = self._fitted()
+        return groups[np.arange(len(groups)), member_labels]
+
+    def summary(self, probs: np.ndarray, alignment: np.ndarray, neighbors: np.ndarray) -> dict:
+        """``fine`` (n,) each row's aligned fine cluster, ``used`` the non-empty fine clusters,
+        ``sizes`` their rows, ``groups`` their final cluster, ``affinity`` (u, u) their
+        :func:`fine_affinity`."""
+        groups = self._fitted()[0][alignment[0]]  # aligned fine class -> final
+        fine = aligned_mean(probs, alignment).argmax(axis=1)
+        used = np.unique(fine)
+        sizes = np.bincount(fine, minlength=self.overcluster * self.n_clusters)[used]
+        affinity = fine_affinity(fine, neighbors, used)
+        return dict(fine=fine, used=used, sizes=sizes, groups=groups[used], affinity=affinity)
+
+    def note(self) -> str:
+        """Why Algorithm 1 wants more mini-clusters than the caller's k, for messages."""
+        r, k = self.overcluster, self.n_clusters
+        return f" (one per fine cluster: {r} for each of the n_clusters={k} clusters)"
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The checkpoint's ``member_groups`` tensor, once fitted (:meth:`load_state_dict`)."""
+        return {} if self.groups is None else {"member_groups": self.groups}
+
+    def load_state_dict(self, tensors: dict[str, Any]) -> None:
+        if "member_groups" in tensors:
+            self.groups = np.asarray(tensors["member_groups"]).astype(np.int64)
+
+    def _fitted(self) -> np.ndarray:
+        if self.groups is None:
+            raise ValueError("no merge yet: call train_base() (or predict()) first")
+        return self.groups

@@ -146,7 +146,7 @@ def test_checkpoint_keeps_the_merge_map(overclustered, tmp_path):
     path = tmp_path / "run.safetensors"
     save_run(path, engine)
     loaded = load_run(path, device="cpu")
-    assert np.array_equal(loaded._member_groups, engine._member_groups)
+    assert np.array_equal(loaded.overclustering.groups, engine.overclustering.groups)
     assert np.array_equal(loaded.labels_, engine.labels_)
     assert np.array_equal(loaded.predict_proba(X).argmax(axis=1), engine.labels_)
 
@@ -174,6 +174,7 @@ def test_merge_summary_needs_over_clustering():
         X, KingdraConfig(n_clusters=3, n_models=2, hidden=(8,), epochs_base=1), device="cpu"
     )
     engine.train_base()
+    assert engine.overclustering is None
     with pytest.raises(ValueError, match="needs overcluster > 1"):
         engine.merge_summary()
 
