@@ -57,8 +57,10 @@ def test_threaded_base_training_reports_progress_and_snapshots():
     assert session.runner.snapshot().status == "done"
     assert [s.iteration for s in session.snapshots] == [0, 1, 2]
     assert session.engine.history[-1]["t_pos"] == 2
-    # Only the latest snapshot keeps its representation (memory).
+    # Only the latest snapshot keeps its representation and final member labels (memory).
     assert session.snapshots[0].embedding is None and session.latest.embedding is not None
+    assert session.snapshots[0].final_member_labels is None
+    assert session.latest.final_member_labels is not None
 
 
 def test_iterations_need_a_base():

@@ -41,7 +41,7 @@ class Snapshot:
     params: dict[str, Any] = field(default_factory=dict)  # thresholds used for the next step
     embedding_index: np.ndarray | None = None  # rows of a sample with a stored embedding
     embedding: np.ndarray | None = None  # (s, d) learned representation (latest snapshot only)
-    final_member_labels: np.ndarray | None = None  # (n, m) each member's final clusters
+    final_member_labels: np.ndarray | None = None  # (n, m) members' final clusters (latest only)
 
 
 def sync_mode() -> bool:
@@ -232,8 +232,8 @@ class AppSession:
         embedding = engine.embedding(
             engine.X[index].cpu().numpy() if n > EMBEDDING_SAMPLE else None
         )
-        for old in self.snapshots:
-            old.embedding = old.embedding_index = None
+        for old in self.snapshots:  # only the latest snapshot's are drawn
+            old.embedding = old.embedding_index = old.final_member_labels = None
         self.snapshots.append(
             Snapshot(
                 iteration=int(engine.iteration),
