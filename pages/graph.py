@@ -4,10 +4,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kingdra.curation import describe
 from kingdra.plots import sizes_figure, sweep_heatmaps
 from kingdra.pseudo import pseudo_labels, threshold_sweep
 from kingdra.ui.clusters_view import image_grid, selection_csv
+from kingdra.ui.curation_view import selection_holders
 from kingdra.ui.graph_view import (
+    MAX_SAMPLE,
     build_graph_view,
     chart_selection,
     fine_note,
@@ -99,13 +102,14 @@ def controls():
     sample_size = n
     if n > 200:
         sample_size = c[0].slider(
-            "nodes drawn",
+            "nodes with edges",
             200,
-            min(3000, n),
+            min(MAX_SAMPLE, n),
             min(800, n),
             100,
             key="graph_sample",
-            help=f"of {n:,}: edges are drawn and counted among these nodes",
+            help=f"All {n:,} points are drawn; the strong edges are drawn and counted among a "
+            "sample of this many, Algorithm 1's anchors always in it.",
         )
     else:  # small data: every node is drawn, there is nothing to choose
         c[0].caption(f"All {n:,} nodes drawn.")
@@ -132,12 +136,12 @@ def summary_metrics(view, k: int) -> None:
         )
 
 
-def show_selection(event, view) -> None:
+def show_selection(event, view, thresholds) -> None:
     ids = chart_selection(event)
     if not ids:
         st.caption("Click a node (or lasso a few) to see the sample and its votes here.")
         return
-    st.markdown(f"**{len(ids)} selected**")
+    st.markdown(f"**{len(ids):,} selected**")
     st.download_button(
         "Selection (CSV)",
         selection_csv(
@@ -153,6 +157,7 @@ def show_selection(event, view) -> None:
         on_click="ignore",
         key="graph_export_selection",
     )
+    curate_selection(ids, view, thresholds)
     if ds.images is not None:
         st.image(image_grid(ds.images[ids[:30]], n_cols=5, cell=48))
     elif ds.texts is not None:
@@ -162,6 +167,59 @@ def show_selection(event, view) -> None:
     votes = pd.DataFrame(node_votes(snap.member_labels, snap.confidence, ids[0]))
     st.dataframe(votes, hide_index=True, height=min(38 * (m + 1), 400))
     why_here(view, ids[0])
+
+
+def curate_selection(ids: list[int], view, thresholds) -> None:
+    """The selection as an edit of the next iteration's mini-clusters (as on Clusters)."""
+    t_pos, t_neg, k, gate = thresholds
+    applied = session.current_thresholds()
+    same = (applied.t_pos, applied.t_neg, applied.k, round(applied.min_confidence, 4)) == (
+        t_pos,
+        t_neg,
+        k,
+        round(gate, 4),
+    )
+    if choice != len(snapshots) - 1 or not same:
+        st.caption(
+            "To make the selection a pseudo-label group or drop it from one: show the latest "
+            "predictions and click **Use these thresholds for training** (edits apply to the "
+            "mini-clusters the next iteration trains on)."
+        )
+        return
+    base = [np.asarray(c, dtype=np.int64) for c in view.result.clusters]
+    edited = session.edited_clusters(base)
+    done = st.session_state.pop("graph_cur_done", None)
+    if done:
+        st.success(done)
+
+    def edit(change: dict) -> None:
+        try:
+            session.add_edit(base, change)
+        except ValueError as err:
+            st.error(str(err))
+        else:  # rerun, so the choices below count the edited set
+            st.session_state["graph_cur_done"] = f"For the next iteration: {describe(change)}."
+            st.rerun()
+
+    if st.button("Make them a new mini-cluster", key="graph_cur_add", width="stretch"):
+        edit({"op": "add", "rows": ids})
+    holders = dict(selection_holders(ids, edited))
+    if holders:
+        held = st.selectbox(
+            "or drop them from",
+            list(holders),
+            format_func=lambda i: f"mini-cluster {i} ({len(holders[i]):,} of them)",
+            key="graph_cur_from",
+        )
+        if st.button("Drop them from it", key="graph_cur_drop", width="stretch"):
+            edit({"op": "drop", "cluster": held, "rows": holders[held].tolist()})
+    pending = session.pending_edits()
+    if pending:
+        st.caption(
+            f"{len(pending)} edit(s) for the next iteration: "
+            + "; ".join(describe(e) for e in pending)
+            + ". The Clusters page lists them, with undo."
+        )
 
 
 def why_here(view, i: int) -> None:
@@ -213,7 +271,7 @@ def exports(view, thresholds) -> None:
     )
     b[2].download_button(
         "Graph (HTML)",
-        view.figure.to_html(include_plotlyjs="cdn"),
+        lambda: view.figure.to_html(include_plotlyjs="cdn"),  # built on click: MBs at 70k
         file_name=f"graph-it{snap.iteration}.html",
         mime="text/html",
         on_click="ignore",
@@ -367,7 +425,7 @@ def graph_panel() -> None:
             width="stretch",
         )
     with right:
-        show_selection(event, view)
+        show_selection(event, view, thresholds)
     with st.expander("Mini-cluster sizes and purity"):
         st.plotly_chart(sizes_figure(view.summary.sizes), key="graph_sizes")
         st.dataframe(pd.DataFrame(size_table(view.summary, ds.class_names)), height=250)

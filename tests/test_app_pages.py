@@ -300,6 +300,76 @@ def test_graph_page_exports_the_selection_as_csv(trained, monkeypatch):
     )
 
 
+def test_graph_page_draws_every_point_and_the_edges_on_a_sample(trained, monkeypatch):
+    import plotly.graph_objects as go
+
+    built: list[int] = []
+    real = go.Figure.to_html
+    monkeypatch.setattr(go.Figure, "to_html", lambda *x, **k: built.append(1) or real(*x, **k))
+    at = _page(_with(trained), "graph")
+    _ok(at)
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    n = len(trained.latest.labels)
+    assert (
+        f"all {n:,} points drawn; edges among 800 sampled nodes" in chart["layout"]["title"]["text"]
+    )
+    assert all(t["type"] == "scattergl" for t in chart["data"])  # WebGL: 70,000 stay smooth
+    # The graph's HTML (MBs at 70k) is built when its button is clicked, not at each move.
+    assert any("graph_export_html" in b.proto.id for b in at.get("download_button"))
+    assert built == []
+
+
+def test_graph_page_selection_makes_or_drops_a_pseudo_label_group(trained):
+    """A box or lasso on the graph edits the next iteration's mini-clusters, as on Clusters."""
+    from kingdra.ui.graph_view import run_algorithm
+
+    saved, trained.thresholds = trained.thresholds, None  # the run's (other tests apply theirs)
+    snap = trained.latest
+    S = run_algorithm(snap.member_labels, snap.confidence, *trained.current_thresholds()).clusters
+    sizes = [len(c) for c in S]
+    assert sum(x > 0 for x in sizes) < trained.config.n_outputs  # room for a new group
+    a = int(np.argmax(sizes))
+    b = min((i for i in range(len(S)) if i != a and sizes[i]), key=lambda i: sizes[i])
+    held = np.unique(np.concatenate(S))
+    outside = [int(i) for i in np.setdiff1d(np.arange(len(snap.labels)), held)[:3]]
+    try:
+        at = _page(_with(trained), "graph")
+        at = _select(at, "graph_chart", [int(S[a][0]), int(S[a][1]), outside[0]])
+        _ok(at)
+        assert at.selectbox(key="graph_cur_from").value == a  # the largest share first
+        at.button(key="graph_cur_drop").click().run()
+        _ok(at)
+        dropped = sorted(int(i) for i in S[a][:2])
+        assert trained.pending_edits() == [{"op": "drop", "cluster": a, "rows": dropped}]
+        assert any(f"drop 2 row(s) from mini-cluster {a}" in x.value for x in at.success)
+        # Dropping every row of a mini-cluster is refused; the session keeps its edit.
+        at = _select(at, "graph_chart", S[b].tolist())
+        at.selectbox(key="graph_cur_from").set_value(b).run()
+        at.button(key="graph_cur_drop").click().run()
+        _ok(at)
+        assert f"empties mini-cluster {b}" in at.error[0].value
+        assert len(trained.pending_edits()) == 1
+        # Rows in no mini-cluster become a new one; the Clusters page lists both edits.
+        at = _select(at, "graph_chart", outside)
+        at.button(key="graph_cur_add").click().run()
+        _ok(at)
+        assert not at.error and trained.pending_edits()[-1] == {"op": "add", "rows": outside}
+        at = _page(at, "clusters")
+        _ok(at)
+        table = next(d.value for d in at.dataframe if "status" in d.value.columns)
+        assert table["status"][a] == "edited" and table["status"].iloc[-1] == "new"
+        # Other thresholds than the training's: the page says how to curate instead.
+        at = _page(at, "graph")
+        t_pos = trained.current_thresholds().t_pos
+        at.slider(key="graph_t_pos").set_value(t_pos - 1 if t_pos > 1 else 2).run()
+        at = _select(at, "graph_chart", outside)
+        _ok(at)
+        assert not [x for x in at.button if x.key == "graph_cur_add"]
+        assert any("Use these thresholds for training" in c.value for c in at.caption)
+    finally:
+        trained.edits, trained.edits_on, trained.thresholds = [], None, saved
+
+
 def test_clusters_page_exports_the_umap_selection_as_csv(trained, monkeypatch):
     made = _spy_selection_csv(monkeypatch)
     snap = trained.latest

@@ -105,6 +105,28 @@ def test_agreement_matrix_is_ari():
     assert mat[0, 1] == pytest.approx(1.0) and mat[0, 2] < 0.1 and np.allclose(mat, mat.T)
 
 
+def test_build_graph_view_draws_every_point_unless_the_layout_is_the_samples():
+    labels, y = _labels(n=400, noise=0.05)
+    xy = agreement_layout(labels, 4)
+    view = build_graph_view(labels, None, xy, t_pos=6, t_neg=6, k=4, sample_size=100, y=y)
+    under = [t for t in view.figure.data if t.showlegend is False]
+    assert np.array_equal(np.sort(np.concatenate([t.customdata for t in under])), np.arange(400))
+    by_class = build_graph_view(
+        labels, None, xy, t_pos=6, t_neg=6, k=4, sample_size=100, y=y, color_by="true class"
+    )
+    for t in (t for t in by_class.figure.data if t.showlegend is False):
+        assert (
+            t.name == f"class {y[t.customdata[0]]}"
+            and (y[t.customdata] == y[t.customdata[0]]).all()
+        )
+    spring = build_graph_view(
+        labels, None, xy, t_pos=6, t_neg=6, k=4, sample_size=100, place=lambda c, p: xy[:c]
+    )
+    assert not [t for t in spring.figure.data if t.showlegend is False]
+    whole = build_graph_view(labels, None, xy, t_pos=6, t_neg=6, k=4, sample_size=400)
+    assert not [t for t in whole.figure.data if t.showlegend is False]
+
+
 def test_agreement_layout_undoes_member_permutations():
     labels, y = _labels(noise=0.0)
     votes = aligned_votes(labels, 4)
@@ -174,6 +196,15 @@ def test_timeline_rows_from_engine_history():
     assert history_view.timeline_rows(history[:2])[1]["pseudo_precision"] is None  # NaN
     assert history_view.timeline_rows(history)[2]["pseudo_precision"] is None  # no labels
     assert history_view.timeline_rows([]) == []
+
+
+def test_selection_holders_and_what_a_drop_takes():
+    from kingdra.ui.curation_view import selection_holders
+
+    clusters = [np.array([0, 1, 2]), np.array([], np.int64), np.array([5, 6, 7, 8])]
+    holders = selection_holders([8, 7, 1, 9, 7], clusters)
+    assert [(i, r.tolist()) for i, r in holders] == [(2, [7, 8]), (0, [1])]
+    assert selection_holders([3, 4], clusters) == []
 
 
 def test_selection_csv_quotes_names_and_keeps_the_given_columns():

@@ -185,3 +185,26 @@ def test_timeline_base_ensemble_says_no_pseudo_labels_yet():
     assert fig.data[0].type == "bar" and len(fig.data[0].y) == 0
     with pytest.raises(ValueError, match="iteration 5"):
         plots.timeline_figure(_timeline(), 5)
+
+
+def test_graph_figure_draws_every_point_under_the_sample_in_webgl():
+    rng = np.random.default_rng(0)
+    every_xy = rng.normal(size=(50, 2))
+    groups = rng.integers(-1, 3, 50)
+    nodes = np.array([3, 10, 20])
+    fig = plots.graph_figure(
+        every_xy[nodes], [], [], groups[nodes], node_ids=nodes, n_total=50,
+        every_xy=every_xy, every_group=groups,
+    )  # fmt: skip
+    under = [t for t in fig.data if t.showlegend is False]
+    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    rows = np.sort(np.concatenate([t.customdata for t in under]))
+    assert np.array_equal(rows, np.arange(50))  # every row once, selectable by its index
+    for t in under:  # coloured and legend-grouped like the sample's trace of the same group
+        g = groups[t.customdata[0]]
+        assert (groups[t.customdata] == g).all()
+        assert t.marker.color == plots.category_color(g) and t.legendgroup == t.name
+    assert fig.data[0].showlegend is False  # underneath the edges and the sample
+    assert "all 50 points drawn; edges among 3 sampled nodes" in fig.layout.title.text
+    with pytest.raises(ValueError, match="every_group"):
+        plots.graph_figure(every_xy[:3], [], [], groups[:3], every_xy=every_xy, every_group=[0])

@@ -11,7 +11,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["cluster_name_column", "curation_table", "parse_rows", "rows_text"]
+__all__ = [
+    "cluster_name_column",
+    "curation_table",
+    "parse_rows",
+    "rows_text",
+    "selection_holders",
+]
 
 
 def parse_rows(text: str) -> list[int]:
@@ -41,6 +47,26 @@ def parse_rows(text: str) -> list[int]:
 def rows_text(ids: Sequence[int]) -> str:
     """Rows as the text :func:`parse_rows` reads back."""
     return ", ".join(str(int(i)) for i in sorted(set(int(i) for i in ids)))
+
+
+def selection_holders(
+    rows: Sequence[int], clusters: Sequence[np.ndarray]
+) -> list[tuple[int, np.ndarray]]:
+    """The mini-clusters holding some of ``rows``, with those rows; the largest share first.
+
+    What a selection can be dropped from: ``{"op": "drop", "cluster": i, "rows": held}``
+    takes out exactly the selected rows that mini-cluster ``i`` holds.
+
+    >>> [(i, r.tolist()) for i, r in selection_holders([1, 2, 7], [np.array([0, 1]), np.array([2, 7])])]
+    [(1, [2, 7]), (0, [1])]
+    """
+    rows = np.unique(np.asarray(rows, dtype=np.int64))
+    out = []
+    for i, c in enumerate(clusters):
+        held = np.intersect1d(rows, np.asarray(c, dtype=np.int64))
+        if len(held):
+            out.append((i, held))
+    return sorted(out, key=lambda pair: -len(pair[1]))
 
 
 def curation_table(
