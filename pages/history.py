@@ -12,7 +12,7 @@ from kingdra.plots import (
     member_accuracy_figure,
     timeline_figure,
 )
-from kingdra.ui.graph_view import build_graph_view
+from kingdra.ui.graph_view import build_graph_view, run_algorithm
 from kingdra.ui.history_view import (
     agreement_matrix,
     iteration_rows,
@@ -66,6 +66,12 @@ def timeline(records: list[dict]) -> None:
         if before is not None and value is not None and before[name] is not None:
             delta = fmt.format(value - before[name])
         col.metric(label, "–" if value is None else fmt.format(value), delta)
+    if now["edits"]:
+        st.caption(
+            f"Iteration {current} trained on the mini-clusters after your edits: "
+            + "; ".join(now["edits"])
+            + "."
+        )
     st.plotly_chart(timeline_figure(records, current), key="history_timeline_chart")
 
 
@@ -79,7 +85,17 @@ table = (
     .rename(columns={"mini_clusters_wanted": "mini-clusters wanted"})
     .set_index("iteration")
 )
+# A person's edits of the mini-clusters (Clusters or Graph page), on the iteration that
+# trained on them; the row's precision and counts are Algorithm 1's, before any edit.
+edits = {r["iteration"]: "; ".join(r["edits"]) for r in engine_rows}
+if any(edits.values()):
+    table["your edits before it"] = [edits.get(it, "") for it in table.index]
 st.dataframe(table, width="stretch")
+if any(edits.values()):
+    st.caption(
+        "Your edits are listed on the iteration that trained on them; precision and counts "
+        "are Algorithm 1's mini-clusters before the edits."
+    )
 
 timeline(engine_rows)
 
@@ -88,7 +104,7 @@ snap = snapshots[-1]
 c1, c2 = st.columns(2)
 with c1:
     if ds.y is not None:
-        acc = member_accuracies(snap, ds.y)
+        acc = session.cached(("member-acc", snap.iteration), lambda: member_accuracies(snap, ds.y))
         st.plotly_chart(member_accuracy_figure(acc), key="history_members")
         st.caption(
             "Each member's labels as final clusters (its classes aligned with the ensemble's "
@@ -97,7 +113,9 @@ with c1:
     else:
         st.info("Per-member accuracy needs true labels.")
 with c2:
-    mat = agreement_matrix(snap.member_labels)
+    mat = session.cached(
+        ("member-agreement", snap.iteration), lambda: agreement_matrix(snap.member_labels)
+    )
     st.plotly_chart(
         agreement_heatmap(mat, "adjusted Rand index between members"), key="history_agreement"
     )
@@ -137,6 +155,12 @@ xy = session.cached(
     ("agreement", past.iteration),
     lambda: agreement_layout(past.member_labels, session.config.n_outputs),
 )
+result = session.cached(
+    ("result", past.iteration, p["t_pos"], p["t_neg"], p["k"], round(p["min_confidence"], 4)),
+    lambda: run_algorithm(
+        past.member_labels, past.confidence, p["t_pos"], p["t_neg"], p["k"], p["min_confidence"]
+    ),
+)
 view = build_graph_view(
     past.member_labels,
     past.confidence,
@@ -148,6 +172,7 @@ view = build_graph_view(
     sample_size=min(600, len(past.labels)),
     y=ds.y,
     class_names=ds.class_names,
+    result=result,
 )
 st.plotly_chart(view.figure, key="history_graph")
 
@@ -171,7 +196,7 @@ c[1].download_button(
 )
 c[2].download_button(
     "History figure (HTML)",
-    history_figure(rows).to_html(include_plotlyjs="cdn"),
+    lambda: history_figure(rows).to_html(include_plotlyjs="cdn"),  # built on click
     file_name="history.html",
     mime="text/html",
     on_click="ignore",

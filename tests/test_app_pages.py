@@ -370,6 +370,29 @@ def test_graph_page_selection_makes_or_drops_a_pseudo_label_group(trained):
         trained.edits, trained.edits_on, trained.thresholds = [], None, saved
 
 
+def test_history_page_moves_recompute_nothing(trained, monkeypatch):
+    """The scrubbers rerun the page: member scores and Algorithm 1 are cached per snapshot."""
+    from kingdra.ui import graph_view, history_view
+
+    at = _page(_with(trained), "history")
+    at.select_slider(key="history_graph_iteration").set_value(0).run()
+    at.select_slider(key="history_graph_iteration").set_value(1).run()
+    _ok(at)
+    calls: list[str] = []
+    for module, name in (
+        (history_view, "agreement_matrix"),
+        (history_view, "member_accuracies"),
+        (graph_view, "run_algorithm"),
+    ):
+        real = getattr(module, name)
+        spy = lambda *x, _real=real, _name=name, **k: calls.append(_name) or _real(*x, **k)  # noqa: E731
+        monkeypatch.setattr(module, name, spy)
+    at.select_slider(key="history_graph_iteration").set_value(0).run()
+    at.select_slider(key="history_timeline_iteration").set_value(0).run()
+    _ok(at)
+    assert calls == []
+
+
 def test_clusters_page_exports_the_umap_selection_as_csv(trained, monkeypatch):
     made = _spy_selection_csv(monkeypatch)
     snap = trained.latest
@@ -697,3 +720,10 @@ def test_clusters_page_curates_the_next_iteration_and_names_clusters(monkeypatch
     assert [e["op"] for e in engine.history[-1]["edits"]] == ["reject", "drop"]
     assert (engine.pseudo_labels[S[a]] == -1).all() and (engine.pseudo_labels[S[b][0]] == -1).all()
     assert session.pending_edits() == []
+    # The History page lists the edits on the iteration that trained on them.
+    at = _page(_with(session), "history")
+    _ok(at)
+    table = at.dataframe[0].value
+    said = f"reject mini-cluster {a}; drop 1 row(s) from mini-cluster {b}"
+    assert table["your edits before it"].tolist() == ["", "", said]
+    assert any(said in c.value for c in at.caption)  # the timeline, at the last iteration

