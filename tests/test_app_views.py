@@ -157,6 +157,20 @@ def test_spring_layout_limits_size():
         spring_layout(10_000, np.zeros((0, 2)))
 
 
+def test_spring_layout_stays_on_networkxs_dense_solver(monkeypatch):
+    """From 500 nodes networkx switches to its sparse solver, twice as slow (a move > 1 s)."""
+    from networkx.drawing import layout as nx_layout
+
+    from kingdra.ui.layout import SPRING_MAX_NODES
+
+    def sparse(*args, **kwargs):
+        raise AssertionError("the sparse solver ran")
+
+    monkeypatch.setattr(nx_layout, "_sparse_fruchterman_reingold", sparse)
+    pairs = np.stack([np.arange(SPRING_MAX_NODES - 1), np.arange(1, SPRING_MAX_NODES)], 1)
+    assert spring_layout(SPRING_MAX_NODES, pairs, max_edges=100).shape == (SPRING_MAX_NODES, 2)
+
+
 def test_build_graph_view_summary_and_figure():
     labels, y = _labels(n=400, noise=0.05)
     xy = agreement_layout(labels, 4)
