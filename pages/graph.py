@@ -248,8 +248,13 @@ def why_here(view, i: int) -> None:
 def exports(view, thresholds) -> None:
     t_pos, t_neg, k, gate = thresholds
     b = st.columns(3)
-    if b[0].button("Use these thresholds for training", key="graph_apply"):
-        session.set_thresholds(t_pos, t_neg, k, gate)
+    # A callback, so the selection panel drawn above already knows them in this run.
+    if b[0].button(
+        "Use these thresholds for training",
+        key="graph_apply",
+        on_click=session.set_thresholds,
+        args=thresholds,
+    ):
         st.success(
             f"Next iterations use t_pos={t_pos}, t_neg={t_neg}, {k} mini-clusters, gate {gate:.2f}."
         )

@@ -366,6 +366,9 @@ def test_graph_page_selection_makes_or_drops_a_pseudo_label_group(trained):
         _ok(at)
         assert not [x for x in at.button if x.key == "graph_cur_add"]
         assert any("Use these thresholds for training" in c.value for c in at.caption)
+        at.button(key="graph_apply").click().run()  # the panel above follows at once
+        _ok(at)
+        assert at.button(key="graph_cur_add") and trained.pending_edits() == []  # new thresholds
     finally:
         trained.edits, trained.edits_on, trained.thresholds = [], None, saved
 
