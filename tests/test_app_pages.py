@@ -319,6 +319,21 @@ def test_graph_page_draws_every_point_and_the_edges_on_a_sample(trained, monkeyp
     assert built == []
 
 
+def test_graph_page_past_the_edge_sample_draws_every_point():
+    """More rows than the edge graph's sample (benchmarks.bench_app's synthetic votes)."""
+    from benchmarks.bench_app import synthetic_session
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["kingdra_session"] = synthetic_session(2500)
+    at = _page(at.run(), "graph")
+    _ok(at)
+    assert at.slider(key="graph_sample").max == 2000  # the edges of 3,000 cost 0.75 s at 70k
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert (
+        "all 2,500 points drawn; edges among 800 sampled nodes" in chart["layout"]["title"]["text"]
+    )
+
+
 def test_graph_page_selection_makes_or_drops_a_pseudo_label_group(trained):
     """A box or lasso on the graph edits the next iteration's mini-clusters, as on Clusters."""
     from kingdra.ui.graph_view import run_algorithm

@@ -131,3 +131,17 @@ def test_table2_default_row_runs_autos_preset_for_the_data(tmp_path):
         "Kingdra (default)",
     ]
     assert [h["iteration"] for h in report["iterations"]["Kingdra (default)"]["0"]] == [0, 1]
+
+
+def test_bench_app_moves_every_control_at_full_size_on_synthetic_votes(monkeypatch, capsys):
+    """The full-MNIST case on 2,500 rows: every control moves without an exception."""
+    from benchmarks import bench_app
+
+    monkeypatch.setattr(sys, "argv", ["bench_app", "--full-size-only", "--rows", "2500"])
+    monkeypatch.setattr(sys, "argv", sys.argv + ["--repeat", "1"])
+    bench_app.main()
+    out = capsys.readouterr().out
+    assert "every control at n = 2,500" in out
+    for control in ("| graph | t_pos |", "lasso 5,000 points", "| clusters | name a cluster |"):
+        assert control in out
+    assert "controls over 1 s (median):" in out
