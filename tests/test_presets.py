@@ -57,8 +57,16 @@ def test_the_rule_ends_unbounded_and_names_real_presets():
 def test_imsat_large_is_imsat_with_fewer_members_and_bigger_batches():
     large, mid = KingdraConfig.from_preset("imsat-large"), KingdraConfig.from_preset("imsat")
     changed = {k for k, v in large.to_dict().items() if mid.to_dict()[k] != v}
-    assert changed == {"n_models", "batch_size", "epochs_base", "epochs_iter", "n_iter"}
-    assert (large.n_models, large.batch_size) == (5, 250)
+    assert changed == {
+        "n_models",
+        "batch_size",
+        "epochs_base",
+        "epochs_iter",
+        "n_iter",
+        "overcluster",
+    }
+    assert (large.n_models, large.batch_size, large.overcluster) == (5, 250, 1)
+    assert mid.overcluster == 2
 
 
 def test_estimator_default_is_auto_and_uses_the_rows_of_X():
@@ -105,6 +113,6 @@ def test_train_page_defaults_to_auto_and_fills_the_form_from_its_preset():
     assert select.value == "auto"
     assert "auto: fast for 1,797 rows" in select.options  # digits: auto's preset for its size
     assert at.number_input(key="train_overcluster").value == 2  # fast's, filled in
-    select.set_value("imsat").run()
-    assert at.number_input(key="train_overcluster").value == 1  # imsat's
+    select.set_value("imsat-large").run()
+    assert at.number_input(key="train_overcluster").value == 1  # imsat-large's
     assert at.number_input(key="train_vat_eps").value == 0.25
