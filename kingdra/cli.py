@@ -290,7 +290,7 @@ def _add_config_options(p: argparse.ArgumentParser) -> None:
             continue
         meta = f.metadata
         flag = "--" + f.name.replace("_", "-")
-        if f.name in preset_fields() or f.name == "n_models":
+        if f.name in preset_fields() or f.name in ("n_models", "base"):  # None: the preset's
             shown = ", ".join(f"{n} {getattr(c, f.name)!r}" for n, c in presets.items())
             default_text = f"default: the preset's ({shown})"
             options: dict[str, Any] = {"default": None}

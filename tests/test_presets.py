@@ -116,3 +116,24 @@ def test_train_page_defaults_to_auto_and_fills_the_form_from_its_preset():
     select.set_value("imsat-large").run()
     assert at.number_input(key="train_overcluster").value == 1  # imsat-large's
     assert at.number_input(key="train_vat_eps").value == 0.25
+
+
+@pytest.mark.parametrize(
+    ("argv", "rows", "base", "n_models"),
+    [
+        ([], 5000, "imsat", 10),  # auto -> imsat: its members, not the config's default base
+        ([], 70000, "imsat", 5),
+        ([], 1797, "ladder-im", 10),
+        (["--preset", "imsat"], 100, "imsat", 10),
+        (["--preset", "imsat", "--base", "ladder-dot"], 100, "ladder-dot", 10),
+    ],
+)
+def test_cli_settings_leave_the_base_and_ensemble_size_to_the_preset(argv, rows, base, n_models):
+    from kingdra.cli import build_parser
+    from kingdra.config import preset_fields
+
+    args = build_parser().parse_args(["fit", "--dataset", "digits", "--out", "x", *argv])
+    overrides = {name: getattr(args, name) for name in ("n_models", *preset_fields())}
+    est = KingdraCluster(n_clusters=10, base=args.base, preset=args.preset, **overrides)
+    config = est.make_config(n_samples=rows)
+    assert (config.base, config.n_models) == (base, n_models)
