@@ -84,7 +84,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--save-text",
+        metavar="PATH",
+        help="write the synthetic text set with its 20 topics as .npz (X, y) for `kingdra fit` "
+        "and stop",
+    )
     args = parser.parse_args(argv)
+    if args.save_text:
+        X = synthetic_text()
+        y = np.random.default_rng(0).integers(0, 20, X.shape[0])  # synthetic_text's first draw
+        np.savez_compressed(args.save_text, X=X, y=y)
+        print(f"wrote {args.save_text}: {X.shape[0]:,} x {X.shape[1]:,}, 20 topics")
+        return 0
     device = resolve_device(args.device)
     print(f"device: {device_description(device)}, torch threads: {torch.get_num_threads()}")
     print("| data | preset | s/epoch, per-tensor Adam | s/epoch, fused Adam | ratio |")

@@ -3,6 +3,7 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -145,3 +146,15 @@ def test_bench_app_moves_every_control_at_full_size_on_synthetic_votes(monkeypat
     for control in ("| graph | t_pos |", "lasso 5,000 points", "| clusters | name a cluster |"):
         assert control in out
     assert "controls over 1 s (median):" in out
+
+
+def test_bench_epoch_saves_the_synthetic_text_with_its_topics(tmp_path):
+    from benchmarks import bench_epoch
+
+    path = tmp_path / "text.npz"
+    assert bench_epoch.main(["--save-text", str(path)]) == 0
+    data = np.load(path)
+    assert data["X"].shape == (20_000, 2_000) and data["y"].shape == (20_000,)
+    assert np.array_equal(data["X"], bench_epoch.synthetic_text())
+    topics = [data["X"][data["y"] == c].mean(axis=0).argsort()[-5:] for c in range(2)]
+    assert not set(topics[0]) & set(topics[1])  # each topic's own words lead
