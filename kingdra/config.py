@@ -603,9 +603,10 @@ AUTO = "auto"
 
 #: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
 #: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.1 ± 0.7 % against
-#: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat`` 88.6 / 84.8 against ``fast`` 74.0 / 75.6; full
-#: MNIST ``imsat-large`` 98.7 / 98.7 in 17-27 minutes. The bounds lie between the sizes
-#: measured (3,000 between 1,797 and 5,000; 20,000 where ``imsat`` would pass 30 minutes).
+#: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat`` 87.9 ± 0.5 (seeds 0-4) against ``fast``
+#: 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 / 98.7 in 17-27 minutes. The bounds lie
+#: between the sizes measured: 3,000 between 1,797 and 5,000; 20,000 where ``imsat`` (4.9
+#: minutes on MNIST-5k, idle) would take about 20 minutes and ``imsat-large`` a quarter.
 AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
     (3000, "fast"),
     (20000, "imsat"),

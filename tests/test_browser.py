@@ -192,7 +192,10 @@ def test_graph_moves_with_t_pos_and_steps_algorithm_1(page):
     _press(page, "graph_step", "ArrowRight", 2)
     page.wait_for_selector("text=/Step 2: anchor sample [0-9]+/")
     _settled(page)  # the step chart is drawn again beside the pseudocode
-    page.locator(".st-key-graph_step_chart").scroll_into_view_if_needed()
+    # a rerun may still hold the previous chart (data-stale="true") beside the new one
+    page.locator(
+        '.st-key-graph_step_chart:not([data-stale="true"])'
+    ).first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "graph-step.png"), full_page=True)
 
 
@@ -223,7 +226,10 @@ def test_pseudocode_beside_the_stepper_follows_its_buttons(page):
     page.locator(".st-key-graph_step_forward button").click()
     page.wait_for_selector(".kingdra-pseudocode .active >> text=/x_1 = sample/")
     _settled(page)
-    page.locator(".st-key-graph_step_chart").scroll_into_view_if_needed()
+    # a rerun may still hold the previous chart (data-stale="true") beside the new one
+    page.locator(
+        '.st-key-graph_step_chart:not([data-stale="true"])'
+    ).first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "graph-pseudocode.png"), full_page=True)
 
 
