@@ -591,30 +591,31 @@ def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
 
 
+def estimator_from_args(args: argparse.Namespace, k: int) -> KingdraCluster:
+    """The estimator ``fit``'s flags describe, with ``k`` clusters (None flags: the preset's)."""
+    overrides = {name: getattr(args, name) for name in ("n_models", *preset_fields())}
+    return KingdraCluster(
+        n_clusters=k,
+        base=args.base,
+        preset=args.preset,
+        stage=args.stage,
+        device=args.device,
+        random_state=args.seed,
+        **overrides,
+    )
+
+
 def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     out = Path(args.out)
     check_output_folder(out, ("labels.csv", "metrics.json", CHECKPOINT_NAME))
-    overrides = {name: getattr(args, name) for name in ("n_models", *preset_fields())}
-
-    def make_estimator(k: int) -> KingdraCluster:
-        return KingdraCluster(
-            n_clusters=k,
-            base=args.base,
-            preset=args.preset,
-            stage=args.stage,
-            device=args.device,
-            random_state=args.seed,
-            **overrides,
-        )
-
     # The settings are checked before the data is loaded (k from the data comes later; auto
     # is checked with its preset for small data, and again once the rows are known).
-    make_estimator(args.n_clusters if args.n_clusters is not None else 2).make_config(1)
+    estimator_from_args(args, args.n_clusters if args.n_clusters is not None else 2).make_config(1)
     ds = _load_dataset(args)
     k = args.n_clusters if args.n_clusters is not None else ds.n_classes
     if k is None:
         raise ValueError(f"{ds.name} has no labels: give the number of clusters with --n-clusters")
-    estimator = make_estimator(k)
+    estimator = estimator_from_args(args, k)
     config = estimator.make_config(n_samples=ds.X.shape[0])  # before any training
     engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
     if bar is not None:

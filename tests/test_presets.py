@@ -129,11 +129,8 @@ def test_train_page_defaults_to_auto_and_fills_the_form_from_its_preset():
     ],
 )
 def test_cli_settings_leave_the_base_and_ensemble_size_to_the_preset(argv, rows, base, n_models):
-    from kingdra.cli import build_parser
-    from kingdra.config import preset_fields
+    from kingdra.cli import build_parser, estimator_from_args
 
     args = build_parser().parse_args(["fit", "--dataset", "digits", "--out", "x", *argv])
-    overrides = {name: getattr(args, name) for name in ("n_models", *preset_fields())}
-    est = KingdraCluster(n_clusters=10, base=args.base, preset=args.preset, **overrides)
-    config = est.make_config(n_samples=rows)
+    config = estimator_from_args(args, 10).make_config(n_samples=rows)
     assert (config.base, config.n_models) == (base, n_models)
