@@ -32,6 +32,25 @@ from sklearn.cluster import SpectralClustering
 from kingdra.alignment import aligned_mean
 
 
+def fine_note(n_clusters: int, overcluster: int, k_name: str = "k = ") -> str:
+    """Why Algorithm 1 wants more mini-clusters than the caller's k, or "" when it does not.
+
+    With ``overcluster = r > 1`` every member has ``r * k`` fine clusters and Algorithm 1
+    looks for one mini-cluster per fine cluster; the caller's k stays the number of clusters.
+    ``k_name`` is how the caller calls k: the app's "k = ", the library's "n_clusters=".
+
+    >>> fine_note(10, 2)
+    'one per fine cluster: 2 for each of the k = 10 clusters'
+    >>> fine_note(10, 2, "n_clusters=")
+    'one per fine cluster: 2 for each of the n_clusters=10 clusters'
+    >>> fine_note(10, 1)
+    ''
+    """
+    if overcluster <= 1:
+        return ""
+    return f"one per fine cluster: {overcluster} for each of the {k_name}{n_clusters} clusters"
+
+
 def merge_map(
     labels: np.ndarray,
     neighbors: np.ndarray,
@@ -235,9 +254,8 @@ class OverClustering:
         return dict(fine=fine, used=used, sizes=sizes, groups=groups[used], affinity=affinity)
 
     def note(self) -> str:
-        """Why Algorithm 1 wants more mini-clusters than the caller's k, for messages."""
-        r, k = self.overcluster, self.n_clusters
-        return f" (one per fine cluster: {r} for each of the n_clusters={k} clusters)"
+        """:func:`fine_note` in the library's words, in brackets after a count in a message."""
+        return f" ({fine_note(self.n_clusters, self.overcluster, 'n_clusters=')})"
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The checkpoint's ``member_groups`` tensor, once fitted (:meth:`load_state_dict`)."""

@@ -6,7 +6,7 @@ import streamlit as st
 
 from kingdra.config import AUTO, PRESET_NAMES, KingdraConfig, describe_auto, resolve_preset
 from kingdra.plots import loss_curves_figure
-from kingdra.ui.graph_view import fine_note
+from kingdra.ui.overclustering import FineClusters
 from kingdra.ui.session import DEFAULTS_ENV
 from kingdra.ui.train_view import (
     FIELDS,
@@ -166,7 +166,7 @@ if b4.button("Stop", key="train_stop", disabled=not session.runner.is_running())
 if session.trained:
     th = session.current_thresholds()
     cfg = session.config
-    fine = fine_note(cfg.n_clusters, cfg.overcluster)
+    fine = FineClusters.of(cfg).note
     st.caption(
         f"k = {cfg.n_clusters} clusters. Next iterations use t_pos={th.t_pos}, "
         f"t_neg={th.t_neg}, {th.k} mini-clusters{f' ({fine})' if fine else ''}, "
