@@ -20,13 +20,9 @@ from kingdra.ui.clusters_view import (
     wrong_mask,
 )
 from kingdra.ui.curation_view import curation_table, parse_rows, rows_text
-from kingdra.ui.graph_view import (
-    chart_selection,
-    cluster_membership,
-    fine_note,
-    run_algorithm,
-)
+from kingdra.ui.graph_view import chart_selection, cluster_membership, run_algorithm
 from kingdra.ui.layout import umap_layout
+from kingdra.ui.overclustering import FineClusters
 from kingdra.ui.widgets import get_session, need_training
 
 session = get_session()
@@ -38,7 +34,7 @@ ds = session.dataset
 snap = session.latest
 n = len(snap.labels)
 th = session.current_thresholds()
-fine = fine_note(session.config.n_clusters, session.config.overcluster)
+fine = FineClusters.of(session.config).note
 key = ("result", snap.iteration, th.t_pos, th.t_neg, th.k, round(th.min_confidence, 4))
 result = session.cached(key, lambda: run_algorithm(snap.member_labels, snap.confidence, *th))
 base = [np.asarray(c, dtype=np.int64) for c in result.clusters]
@@ -165,7 +161,7 @@ curate()
 name_clusters()
 
 engine = session.engine
-if engine is not None and engine.config.overcluster > 1 and not session.runner.is_running():
+if engine is not None and FineClusters.of(engine.config) and not session.runner.is_running():
     with st.expander(
         f"Over-clustering: how {engine.config.n_outputs} fine clusters became "
         f"{engine.config.n_clusters} clusters"

@@ -13,7 +13,6 @@ from kingdra.ui.graph_view import (
     MAX_SAMPLE,
     build_graph_view,
     chart_selection,
-    fine_note,
     mini_clusters_json,
     node_caption,
     node_votes,
@@ -22,6 +21,7 @@ from kingdra.ui.graph_view import (
     step_figure,
 )
 from kingdra.ui.layout import SPRING_MAX_NODES, agreement_layout, spring_layout, umap_layout
+from kingdra.ui.overclustering import FineClusters
 from kingdra.ui.pseudocode import algorithm1_lines, pseudocode_html
 from kingdra.ui.why_view import explain_node
 from kingdra.ui.widgets import get_session, need_training
@@ -52,10 +52,11 @@ choice = st.selectbox(
 )
 snap = snapshots[choice]
 n, m = snap.member_labels.shape
-n_classes = session.config.n_outputs  # member output classes (overcluster * k)
 # With over-clustering Algorithm 1 wants one mini-cluster per fine cluster: said as such,
 # so the user's k (n_clusters) is the only k on the page.
-FINE = fine_note(session.config.n_clusters, session.config.overcluster)
+fine = FineClusters.of(session.config)
+n_classes = fine.n_fine  # member output classes (overcluster * k)
+FINE = fine.note
 defaults = session.current_thresholds()
 
 
@@ -93,10 +94,10 @@ def controls():
     )
     if FINE:
         st.caption(
-            f"k = {session.config.n_clusters} clusters. Each member has {n_classes} fine "
-            f"clusters (over-clustering {session.config.overcluster}), so Algorithm 1 looks "
+            f"k = {fine.n_clusters} clusters. Each member has {n_classes} fine "
+            f"clusters (over-clustering {fine.overcluster}), so Algorithm 1 looks "
             f"for up to {n_classes} mini-clusters, {FINE}; they are merged back to "
-            f"{session.config.n_clusters} clusters (Clusters page)."
+            f"{fine.n_clusters} clusters (Clusters page)."
         )
     c = st.columns([2, 1, 1])
     sample_size = n

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from kingdra.merge import fine_note
 from kingdra.ui.frames import SIZE, frame_steps, frames_gif, frames_zip, step_frame
-from kingdra.ui.graph_view import build_graph_view, fine_note
+from kingdra.ui.graph_view import build_graph_view
 from kingdra.ui.pseudocode import algorithm1_lines
 
 ROOT = Path(__file__).resolve().parents[1]

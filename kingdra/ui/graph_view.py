@@ -224,22 +224,6 @@ class GraphView:
     xy: np.ndarray  # (len(nodes), 2) positions of the sampled nodes
 
 
-def fine_note(n_clusters: int, overcluster: int) -> str:
-    """Why Algorithm 1 wants more mini-clusters than the user's k, or "" when it does not.
-
-    With over-clustering every member has ``overcluster * k`` fine clusters and Algorithm 1
-    looks for one mini-cluster per fine cluster; the user's k stays the number of clusters.
-
-    >>> fine_note(10, 2)
-    'one per fine cluster: 2 for each of the k = 10 clusters'
-    >>> fine_note(10, 1)
-    ''
-    """
-    if overcluster <= 1:
-        return ""
-    return f"one per fine cluster: {overcluster} for each of the k = {n_clusters} clusters"
-
-
 def run_algorithm(member_labels, confidence, t_pos, t_neg, k, min_confidence):
     """Algorithm 1 on cached predictions (``kingdra.graph.get_clusters``).
 

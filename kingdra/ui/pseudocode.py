@@ -46,7 +46,7 @@ def algorithm1_lines(result, step: int, min_confidence: float = 0.0, fine: str =
         The confidence gate; above 0 the anchor line says only confident nodes may anchor.
     fine : str
         With over-clustering, why Algorithm 1 wants more mini-clusters than the user's k
-        (:func:`kingdra.ui.graph_view.fine_note`): the count is then named ``n_fine``, not
+        (:func:`kingdra.merge.fine_note`): the count is then named ``n_fine``, not
         ``k``, and line 1 says so.
 
     Examples
