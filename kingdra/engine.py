@@ -252,7 +252,10 @@ class KingdraEngine:
         epochs : int, optional
             Defaults to ``config.epochs_base``.
         callback : callable, optional
-            Receives a :class:`Progress` per batch and per epoch.
+            Receives a :class:`Progress` per batch and per epoch. It may call
+            :meth:`predict` (``merge=True``) for a preview of the ensemble so far (the app
+            does every few epochs): that changes neither the weights nor the generators, and
+            the phase ends with its own prediction, so the run stays the same.
         """
         epochs = self.config.epochs_base if epochs is None else _check_epochs(epochs)
         algorithm2.base_ensemble(self, epochs, callback)

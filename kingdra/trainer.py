@@ -41,7 +41,7 @@ class Progress:
     iteration: int = 0  # Kingdra iteration being trained (0 = base)
 
 
-Callback = Callable[[Progress], None]
+Callback = Callable[[Progress], None]  # may predict between batches (the app's preview)
 
 
 class Trainer:
@@ -94,6 +94,15 @@ class Trainer:
                 streams.append(members[keys.argsort(dim=1)].reshape(-1)[:per_class])
             rows.append(torch.stack(streams, dim=1).reshape(-1)[:total])  # round robin
         return torch.stack(rows)
+
+    def _report(self, callback: Callback, progress: Progress) -> None:
+        """Call ``callback``; training goes on in train mode even if it predicted (eval mode).
+
+        Predicting touches neither the weights, the batch-norm statistics nor the
+        generators, so a callback that predicts (the app's preview) leaves the run as it was.
+        """
+        callback(progress)
+        self.model.train()
 
     def train_epochs(
         self,
@@ -170,7 +179,8 @@ class Trainer:
                     done = epoch * n_batches + b + 1
                     elapsed = time.perf_counter() - start
                     first_s = elapsed if done == 1 else first_s
-                    callback(
+                    self._report(
+                        callback,
                         Progress(
                             phase,
                             "batch",
@@ -182,14 +192,15 @@ class Trainer:
                             elapsed,
                             _eta(elapsed, first_s, done, total),
                             iteration + (phase == "iteration"),
-                        )
+                        ),
                     )
             for key, value in epoch_sums.items():
                 sums[key] = sums.get(key, 0.0) + value
             count += n_batches
             if callback is not None:
                 elapsed = time.perf_counter() - start
-                callback(
+                self._report(
+                    callback,
                     Progress(
                         phase,
                         "epoch",
@@ -201,7 +212,7 @@ class Trainer:
                         elapsed,
                         _eta(elapsed, first_s, (epoch + 1) * n_batches, total),
                         iteration + (phase == "iteration"),
-                    )
+                    ),
                 )
         self.model.eval()
         return {k: float(v) / max(count, 1) for k, v in sums.items()}

@@ -23,19 +23,32 @@ from kingdra.ui.curation_view import curation_table, parse_rows, rows_text
 from kingdra.ui.graph_view import chart_selection, cluster_membership, run_algorithm
 from kingdra.ui.layout import umap_layout
 from kingdra.ui.overclustering import FineClusters
+from kingdra.ui.train_view import newer_view, preview_text
 from kingdra.ui.widgets import get_session, need_training
 
 session = get_session()
 st.title("Clusters")
-if need_training(session, "the clusters"):
+
+
+@st.fragment(run_every=2.0)
+def preview_note(shown) -> None:
+    """Over a preview: what it is, and a button once a newer one (or the base) is ready."""
+    st.info(preview_text(shown))
+    label = newer_view(session.views(), shown)
+    if label and st.button(label, key="clusters_preview_newer"):
+        st.rerun()
+
+
+views = session.views()  # the finished steps, or the base phase's preview while it trains
+if not views and need_training(session, "the clusters"):
     st.stop()
 
 ds = session.dataset
-snap = session.latest
+snap = views[-1]
 n = len(snap.labels)
 th = session.current_thresholds()
 fine = FineClusters.of(session.config).note
-key = ("result", snap.iteration, th.t_pos, th.t_neg, th.k, round(th.min_confidence, 4))
+key = ("result", snap.key, th.t_pos, th.t_neg, th.k, round(th.min_confidence, 4))
 result = session.cached(key, lambda: run_algorithm(snap.member_labels, snap.confidence, *th))
 base = [np.asarray(c, dtype=np.int64) for c in result.clusters]
 edited = session.edited_clusters(base)  # the next iteration's set, after a person's edits
@@ -47,8 +60,10 @@ source = (
     else "the run's settings; Graph's sliders apply here after **Use these thresholds for "
     "training**"
 )
+if snap.is_preview:
+    preview_note(snap)
 st.caption(
-    f"{'Base ensemble' if snap.iteration == 0 else f'Iteration {snap.iteration}'}; "
+    f"{snap.title[0].upper()}{snap.title[1:]}; "
     f"mini-clusters with t_pos={th.t_pos}, t_neg={th.t_neg}, at most {th.k} of them"
     f"{f', {fine}' if fine else ''} "
     f"({source}; {int((mini >= 0).sum()):,} points)."
@@ -104,6 +119,9 @@ def curate() -> None:
         "rows**). Numbers stay the graph's; the iteration trains on the edited set and the "
         "History page lists the edits."
     )
+    if snap.is_preview:
+        st.info("Curation opens once the base ensemble is trained: this is a preview.")
+        return
     ids = [i for i, c in enumerate(edited) if len(c)]
     if not ids:
         st.info("No mini-clusters at these thresholds: lower t_pos or t_neg on the Graph page.")
@@ -146,6 +164,8 @@ def curate() -> None:
 
 
 def name_clusters() -> None:
+    if snap.is_preview:  # a preview's cluster numbers change with the next one
+        return
     with st.expander("Name the clusters (the names go into the CSV exports)"):
         k = session.config.n_clusters
         cols = st.columns(5)
@@ -186,8 +206,10 @@ if engine is not None and FineClusters.of(engine.config) and not session.runner.
 
 st.subheader("Learned representation (UMAP)")
 emb, emb_index = snap.embedding, snap.embedding_index
-ukey = ("umap-embedding", snap.iteration)
-if emb is None:
+ukey = ("umap-embedding", snap.iteration)  # previews have no embedding
+if emb is None and snap.is_preview:
+    st.info("The learned representation is drawn once the base ensemble is trained.")
+elif emb is None:
     st.info("The representation is kept for the latest iteration only.")
 elif ukey in session.cache or st.button("Compute UMAP", key="clusters_umap"):
     with st.spinner("UMAP of the learned representation…"):

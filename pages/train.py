@@ -15,10 +15,12 @@ from kingdra.ui.train_view import (
     fmt_seconds,
     form_fields,
     form_values,
+    preview_text,
     progress_text,
 )
 from kingdra.ui.widgets import DATA_PAGE, device_options, get_session
 
+CLUSTERS_PAGE = "pages/clusters.py"
 BASE_NAMES = {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot", "imsat": "IMSAT"}
 
 
@@ -193,10 +195,20 @@ def progress_panel() -> None:
         return
     if snap.running:
         st.progress(snap.fraction, text=progress_text(snap))
+        preview = session.preview
+        if preview is not None:
+            st.info(preview_text(preview))
+            st.page_link(CLUSTERS_PAGE, label="See it on Clusters", icon=":material/grid_view:")
+        elif snap.job == "base ensemble":
+            st.caption(
+                "A first view of the predictions comes after epoch 2 (sooner when an epoch "
+                "takes long), then every tenth of the epochs, on the Clusters page."
+            )
     elif snap.status == "done":
         st.success(f"{snap.message} in {fmt_seconds(snap.finished_at - snap.started_at)}.")
     elif snap.status == "stopped":
-        st.warning(f"Training {snap.message}. The last finished step is kept.")
+        kept = "The last finished step is kept." if session.trained else "Nothing is kept."
+        st.warning(f"Training {snap.message}. {kept}")
     elif snap.status == "error":
         st.error(f"Training failed: {snap.error}")
     if snap.losses:

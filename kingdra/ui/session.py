@@ -3,7 +3,11 @@
 An :class:`AppSession` lives in ``st.session_state`` (never in a global cache), so two tabs
 never share a run. Training jobs run through :class:`~kingdra.ui.runner.TrainingRunner`;
 after each finished step the worker stores a :class:`Snapshot` of the ensemble's predictions,
-and the pages draw from snapshots only, so they never read an engine mid-update.
+and the pages draw from snapshots only, so they never read an engine mid-update. While the
+base ensemble trains, the worker also publishes a preview every few epochs
+(:class:`~kingdra.ui.runner.PreviewSchedule`): a snapshot of the predictions so far, held
+in :attr:`AppSession.preview` until the base ensemble is done, so a first look never waits
+for the whole phase; :meth:`AppSession.views` gives the pages what to draw.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from kingdra.checkpoint import run_from_bytes_raw, run_to_bytes
 from kingdra.config import Thresholds
 from kingdra.curation import apply_edits, edit_json
 from kingdra.engine import KingdraEngine
-from kingdra.ui.runner import ProgressBoard, TrainingRunner, progress_fraction
+from kingdra.metrics import cluster_accuracy
+from kingdra.ui.runner import PreviewSchedule, ProgressBoard, TrainingRunner, progress_fraction
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +36,11 @@ DEFAULTS_ENV = "KINGDRA_APP_DEFAULTS"  # JSON of config overrides for the Train 
 
 @dataclass
 class Snapshot:
-    """The ensemble's predictions after one finished step (0 = base ensemble)."""
+    """The ensemble's predictions after one finished step (0 = base ensemble), or a preview.
+
+    A preview (``preview_epoch > 0``) holds the base ensemble's predictions after that epoch
+    of ``n_epochs``, published while the phase trains; it has no embedding.
+    """
 
     iteration: int
     member_labels: np.ndarray  # (n, m) int: L, each member's predicted cluster
@@ -42,6 +51,26 @@ class Snapshot:
     embedding_index: np.ndarray | None = None  # rows of a sample with a stored embedding
     embedding: np.ndarray | None = None  # (s, d) learned representation (latest snapshot only)
     final_member_labels: np.ndarray | None = None  # (n, m) members' final clusters (latest only)
+    preview_epoch: int = 0  # a preview: taken after this epoch of the base phase (0: finished)
+    n_epochs: int = 0  # epochs of the phase a preview was taken in
+    acc: float | None = None  # ACC of `labels` when the data's labels are known
+
+    @property
+    def is_preview(self) -> bool:
+        return self.preview_epoch > 0
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """What tells snapshots apart, for caches: a preview is not its finished step."""
+        return (self.iteration, self.preview_epoch)
+
+    @property
+    def title(self) -> str:
+        """'base ensemble', 'iteration 2', 'preview after epoch 6 of 60 (ACC 71.2%)'."""
+        if self.is_preview:
+            acc = "" if self.acc is None else f" (ACC {self.acc:.1%})"
+            return f"preview after epoch {self.preview_epoch} of {self.n_epochs}{acc}"
+        return f"iteration {self.iteration}" if self.iteration else "base ensemble"
 
 
 def sync_mode() -> bool:
@@ -60,6 +89,7 @@ class AppSession:
         self.device: str = "auto"
         self.runner = TrainingRunner(sync=sync_mode() if sync is None else sync)
         self.snapshots: list[Snapshot] = []
+        self.preview: Snapshot | None = None  # the base phase's latest preview, while it trains
         self.thresholds: Thresholds | None = None  # chosen on the Graph page
         self.cache: dict[Any, Any] = {}  # layouts, UMAPs, sweeps: keyed by snapshot + params
         self.baselines: list[dict] | None = None
@@ -78,7 +108,17 @@ class AppSession:
 
     @property
     def trained(self) -> bool:
+        """A step is finished (a preview does not count: nothing can be built on it)."""
         return bool(self.snapshots)
+
+    def views(self) -> list[Snapshot]:
+        """What the pages draw: the finished snapshots, else ``[preview]`` while the base
+        ensemble trains, else nothing."""
+        preview = self.preview  # read first: the worker sets the snapshot, then clears this
+        snapshots = self.snapshots
+        if snapshots:
+            return snapshots
+        return [preview] if preview is not None else []
 
     def run_state(self, finished: bool = False) -> str:
         """Short run state for the sidebar; `finished`: the last finished step, even mid-job."""
@@ -146,6 +186,7 @@ class AppSession:
         self.engine = None
         self.config = None
         self.snapshots = []
+        self.preview = None
         self.thresholds = None
         self.cache = {}
         self.baselines = None
@@ -175,8 +216,11 @@ class AppSession:
         return list(self.edits)
 
     def edited_clusters(self, clusters) -> list[np.ndarray]:
-        """``clusters`` (Algorithm 1 on the latest snapshot) after the pending edits."""
-        n = len(self.latest.labels)
+        """``clusters`` (Algorithm 1 on the latest snapshot) after the pending edits.
+
+        On a preview there are none: edits wait for the base ensemble.
+        """
+        n = len(self.latest.labels) if self.trained else None
         return apply_edits(clusters, self.pending_edits(), n, self.config.n_outputs)
 
     def add_edit(self, clusters, edit: dict[str, Any]) -> list[np.ndarray]:
@@ -188,7 +232,10 @@ class AppSession:
             Saying what to fix; the edits so far are kept.
         """
         if not self.trained:
-            raise ValueError("train the base ensemble first")
+            raise ValueError(
+                "the mini-clusters can be edited once the base ensemble is trained"
+                + (" (this is a preview)" if self.preview is not None else ": train it first")
+            )
         edit = edit_json(edit)
         pending = self.pending_edits()
         edits = pending + [edit]
@@ -234,20 +281,40 @@ class AppSession:
         )
         for old in self.snapshots:  # only the latest snapshot's are drawn
             old.embedding = old.embedding_index = old.final_member_labels = None
-        self.snapshots.append(
-            Snapshot(
-                iteration=int(engine.iteration),
-                member_labels=np.array(engine.member_labels, copy=True),
-                confidence=np.array(engine.confidence, copy=True),
-                labels=np.array(engine.labels_, copy=True),
-                probs=np.asarray(engine.ensemble_probs, dtype=np.float32).copy(),
-                params=self.current_thresholds().to_dict(),
-                embedding_index=index,
-                embedding=np.asarray(embedding, dtype=np.float32),
-                # Members scored on the final clusters (merged, aligned), like the headline.
-                final_member_labels=np.array(engine.final_member_labels(), copy=True),
-            )
+        snapshot = self._predictions(engine)
+        snapshot.embedding_index = index
+        snapshot.embedding = np.asarray(embedding, dtype=np.float32)
+        self.snapshots.append(snapshot)
+
+    def _predictions(self, engine, **preview) -> Snapshot:
+        """The engine's current predictions, copied ("preview": `Snapshot`'s preview fields)."""
+        probs = engine.ensemble_probs
+        labels = probs.argmax(axis=1)
+        y = engine.y_eval
+        return Snapshot(
+            iteration=int(engine.iteration),
+            member_labels=np.array(engine.member_labels, copy=True),
+            confidence=np.array(engine.confidence, copy=True),
+            labels=labels,
+            probs=np.asarray(probs, dtype=np.float32).copy(),
+            params=self.current_thresholds().to_dict(),
+            # Members scored on the final clusters (merged, aligned), like the headline.
+            final_member_labels=np.array(engine.final_member_labels(), copy=True),
+            acc=None if y is None else float(cluster_accuracy(y, labels)),
+            **preview,
         )
+
+    def _publish_preview(self, engine, epoch: int, n_epochs: int) -> None:
+        """Predict with the weights after base ``epoch`` and publish it as :attr:`preview`.
+
+        Runs in the worker between two epochs (``train_base``'s callback may predict: the
+        run stays the same). A preview that fails is logged and training goes on.
+        """
+        try:
+            engine.predict(merge=True)  # the fine clusters' merge as it stands now
+            self.preview = self._predictions(engine, preview_epoch=epoch, n_epochs=n_epochs)
+        except Exception:  # a preview is a convenience: it never ends the training
+            logger.exception("the preview after base epoch %d failed", epoch)
 
     def _callback(self, board: ProgressBoard, part: int, n_parts: int, label: str):
         def callback(progress) -> None:
@@ -291,8 +358,21 @@ class AppSession:
             self.engine = engine
 
         def job(board: ProgressBoard) -> str:
-            engine.train_base(callback=self._callback(board, 0, 1, "base ensemble"))
-            self._snapshot(engine)
+            progress = self._callback(board, 0, 1, "base ensemble")
+            schedule = PreviewSchedule(config.epochs_base)
+
+            def callback(p) -> None:
+                progress(p)
+                if p.event == "epoch" and schedule.due(p.epoch, p.elapsed_s):
+                    start = time.perf_counter()
+                    self._publish_preview(engine, p.epoch, p.n_epochs)
+                    schedule.record(time.perf_counter() - start)
+
+            try:
+                engine.train_base(callback=callback)
+                self._snapshot(engine)
+            finally:  # done: the snapshot replaces it; stopped or failed: nothing to show
+                self.preview = None
             return "base ensemble trained"
 
         self.runner.start(job, "base ensemble", stop_hook=engine.request_stop, prepare=prepare)

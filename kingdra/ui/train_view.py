@@ -1,4 +1,5 @@
-"""The Train page's work: its form, built from the config's metadata, and the progress text.
+"""The Train page's work: its form, built from the config's metadata, the progress text, and
+what the pages say over a preview of the base ensemble.
 
 The form has one widget per :class:`~kingdra.config.KingdraConfig` field declared with
 ``app=True`` (:func:`kingdra.config.setting`), with that field's label, range and help, so
@@ -124,3 +125,27 @@ def progress_text(snap) -> str:
         f"{what} · epoch {snap.epoch}/{snap.n_epochs} · batch {snap.batch}/{snap.n_batches} · "
         f"elapsed {fmt_seconds(snap.elapsed_s)} · left {left}"
     )
+
+
+def preview_text(snap) -> str:
+    """What a page says over a preview (:class:`~kingdra.ui.session.Snapshot`) of the base
+    ensemble."""
+    acc = "" if snap.acc is None else f", ACC {snap.acc:.1%} (labels used for evaluation only)"
+    return (
+        f"**Preview after epoch {snap.preview_epoch} of {snap.n_epochs}** while the base "
+        f"ensemble trains: its predictions so far{acc}. Later epochs improve it; the trained "
+        "base ensemble replaces it, and from then on the mini-clusters can be edited."
+    )
+
+
+def newer_view(views: list, shown) -> str | None:
+    """A button's label when the session has something newer than ``shown``, else None.
+
+    ``views``: :meth:`~kingdra.ui.session.AppSession.views` now.
+    """
+    if not views:
+        return "Training ended before the base ensemble: refresh"
+    latest = views[-1]
+    if latest.key == shown.key:
+        return None
+    return f"Show the {latest.title}"

@@ -1,0 +1,194 @@
+"""A first look while the base ensemble trains: previews every few epochs, same run at the end.
+
+The app's worker publishes the ensemble's predictions after epoch 2 and then every tenth of
+the epochs (:class:`kingdra.ui.runner.PreviewSchedule`); the Clusters and Train pages show
+the latest one, and the run's final predictions are those of a run without previews.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kingdra.config import KingdraConfig
+from kingdra.data import load
+from kingdra.engine import KingdraEngine
+from kingdra.ui.runner import PreviewSchedule
+from kingdra.ui.session import AppSession
+from kingdra.ui.train_view import newer_view, preview_text
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits")
+
+
+def _tiny(preset: str = "fast", **kw) -> KingdraConfig:
+    values = dict(n_models=3, hidden=(32,), epochs_base=5, epochs_iter=1, min_confidence=0.0)
+    values.update(kw)
+    return KingdraConfig.from_preset(preset, n_clusters=10, seed=0, **values)
+
+
+@pytest.mark.parametrize(
+    "preset, overrides",
+    [("fast", {}), ("imsat", {"overcluster": 2}), ("imsat", {"overcluster": 1})],
+)
+def test_predicting_between_epochs_leaves_the_run_unchanged(digits, preset, overrides):
+    X, y = digits.X[:600], digits.y[:600]
+    config = _tiny(preset, epochs_base=4, **overrides)
+    plain = KingdraEngine(X, config, y_eval=y, device="cpu")
+    plain.train_base()
+    peeking = KingdraEngine(X, config, y_eval=y, device="cpu")
+    peeks = []
+
+    def callback(p) -> None:  # a preview after every epoch, and one mid-epoch
+        if p.event == "epoch" or (p.epoch == 2 and p.batch == 1):
+            peeking.predict(merge=True)
+            peeks.append(peeking.labels_.copy())
+
+    peeking.train_base(callback=callback)
+    assert len(peeks) == 5
+    assert np.array_equal(plain.probs, peeking.probs)
+    assert np.array_equal(plain.labels_, peeking.labels_)
+    assert plain.history[0]["losses"] == peeking.history[0]["losses"]
+    assert plain.history[0]["acc"] == peeking.history[0]["acc"]
+
+
+def test_schedule_previews_early_then_every_tenth_within_its_share():
+    def epochs(schedule, epoch_s, preview_s):
+        out = []
+        for epoch in range(1, schedule.n_epochs + 1):
+            if schedule.due(epoch, epoch * epoch_s + schedule.spent_s):
+                schedule.record(preview_s)
+                out.append(epoch)
+        return out
+
+    # MNIST-5k with imsat on the 2-core CPU: epochs of about 4 s, previews of about 1 s.
+    assert epochs(PreviewSchedule(60), 4.0, 0.1) == [2, 6, 12, 18, 24, 30, 36, 42, 48, 54]
+    schedule = PreviewSchedule(60)
+    dear = epochs(schedule, 4.0, 2.0)
+    assert dear[:2] == [2, 12] and len(dear) >= 5
+    assert schedule.spent_s <= 0.05 * 60 * 4.0 + 2.0  # the share, give or take the last one
+    # Never more than the share of the time, however dear a preview is (after the first).
+    assert epochs(PreviewSchedule(60), 4.0, 20.0)[:1] == [2]
+    assert len(epochs(PreviewSchedule(60), 4.0, 20.0)) <= 2
+    # A long first epoch earns the first preview at once; never after the last epoch.
+    assert epochs(PreviewSchedule(10), 30.0, 1.0)[0] == 1
+    assert epochs(PreviewSchedule(1), 100.0, 0.1) == []
+    assert epochs(PreviewSchedule(3), 1.0, 0.0) == [2]
+
+
+def test_the_app_publishes_previews_and_trains_the_same_ensemble(digits):
+    config = _tiny(epochs_base=6)
+    session = AppSession(sync=True)
+    session.set_dataset(digits, "digits")
+    previews = []
+    publish = session._publish_preview
+
+    def spy(engine, epoch, n_epochs) -> None:
+        publish(engine, epoch, n_epochs)
+        previews.append(session.preview)
+        assert session.views() == [session.preview] and not session.trained
+
+    session._publish_preview = spy
+    session.start_base(config, device="cpu")
+    assert session.runner.snapshot().status == "done"
+    assert [p.preview_epoch for p in previews][0] == 2
+    assert all(p.is_preview and p.n_epochs == 6 and p.iteration == 0 for p in previews)
+    assert previews[0].title.startswith("preview after epoch 2 of 6 (ACC ")
+    assert previews[0].acc > 0.3  # two epochs already cluster digits far above chance
+    assert len({p.key for p in previews} | {session.latest.key}) == len(previews) + 1
+    # Done: the base ensemble replaces the preview, and it is the run without previews.
+    assert session.preview is None and session.views() == session.snapshots
+    plain = KingdraEngine(digits.X, config, y_eval=digits.y, device="cpu")
+    plain.train_base()
+    assert np.array_equal(plain.probs, session.engine.probs)
+    assert np.array_equal(plain.labels_, session.latest.labels)
+    assert session.latest.acc == pytest.approx(plain.history[0]["acc"])
+
+
+def _paused_after_first_preview(digits, epochs_base: int = 6):
+    """A threaded base run held right after its first preview; call release() to go on."""
+    session = AppSession(sync=False)
+    session.set_dataset(digits, "digits")
+    published, go = threading.Event(), threading.Event()
+    publish = session._publish_preview
+
+    def hold(engine, epoch, n_epochs) -> None:
+        publish(engine, epoch, n_epochs)
+        published.set()
+        go.wait(60)
+
+    session._publish_preview = hold
+    session.start_base(_tiny(epochs_base=epochs_base), device="cpu")
+    assert published.wait(120), session.runner.snapshot().error
+
+    def release() -> None:
+        go.set()
+        session.runner.join(120)
+        assert not session.runner.is_running()
+
+    return session, release
+
+
+def test_a_preview_is_shown_while_the_base_trains_and_never_edited(digits):
+    session, release = _paused_after_first_preview(digits)
+    try:
+        assert session.runner.is_running() and not session.trained
+        (shown,) = session.views()
+        assert shown is session.preview and shown.title.startswith("preview after epoch 2 of 6")
+        assert shown.embedding is None and shown.labels.shape == (1797,)
+        assert session.edited_clusters([np.arange(3)])[0].tolist() == [0, 1, 2]
+        with pytest.raises(ValueError, match="once the base ensemble is trained"):
+            session.add_edit([np.arange(3)], {"op": "reject", "cluster": 0})
+        assert newer_view(session.views(), shown) is None
+        assert "Preview after epoch 2 of 6" in preview_text(shown)
+    finally:
+        release()
+    assert session.runner.snapshot().status == "done"
+    assert session.preview is None and session.views() == session.snapshots
+    assert newer_view(session.views(), shown) == "Show the base ensemble"
+
+
+def test_a_stopped_base_leaves_no_preview(digits):
+    session, release = _paused_after_first_preview(digits)
+    session.runner.stop()
+    release()
+    assert session.runner.snapshot().status == "stopped"
+    assert session.preview is None and session.views() == [] and not session.trained
+    assert newer_view([], object()) == "Training ended before the base ensemble: refresh"
+
+
+def _app_with(session) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["kingdra_session"] = session
+    return at.run()
+
+
+def test_train_and_clusters_pages_show_the_preview(digits, monkeypatch):
+    monkeypatch.setenv("KINGDRA_APP_DEFAULTS", json.dumps({"n_models": 3, "hidden": [32]}))
+    session, release = _paused_after_first_preview(digits)
+    try:
+        at = _app_with(session).switch_page("pages/train.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        info = " ".join(i.value for i in at.info)
+        assert "Preview after epoch 2 of 6" in info and "ACC" in info
+        at = at.switch_page("pages/clusters.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        info = " ".join(i.value for i in at.info)
+        assert "Preview after epoch 2 of 6" in info
+        assert "Curation opens once the base ensemble is trained" in info
+        assert at.caption[0].value.startswith("Preview after epoch 2 of 6 (ACC ")
+    finally:
+        release()
+    at = at.run()  # the trained base ensemble replaces the preview
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.caption[0].value.startswith("Base ensemble; ")
+    assert not any("Preview" in i.value for i in at.info)
