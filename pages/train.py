@@ -78,9 +78,10 @@ choice = st.selectbox(
     "small ladder networks with the neighbour term and over-clustering (digits: base ensemble "
     "30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside other jobs; the "
     "progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
-    "self-augmentation), minutes on MNIST-5k; imsat-large: 5 of them at batch 250, for tens of "
-    "thousands of rows; paper: the authors' numbers, much slower. Accuracy and time per data "
-    "set: docs/benchmarks.md.".replace("``", ""),
+    "self-augmentation; MNIST-5k: base ensemble 5 min 7 s, ACC 87 %, with a first preview of "
+    "its clusters after 11 s, ACC 65 %, on the same CPU at load 3-4, one torch thread); "
+    "imsat-large: 5 of them at batch 250, for tens of thousands of rows; paper: the authors' "
+    "numbers, much slower. Accuracy and time per data set: docs/benchmarks.md.".replace("``", ""),
 )
 preset = resolve_preset(choice, n_rows)
 if st.session_state.get("_train_filled") != preset:

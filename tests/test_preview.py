@@ -18,9 +18,9 @@ from streamlit.testing.v1 import AppTest
 from kingdra.config import KingdraConfig
 from kingdra.data import load
 from kingdra.engine import KingdraEngine
-from kingdra.ui.runner import PreviewSchedule
+from kingdra.ui.runner import PreviewSchedule, ProgressSnapshot
 from kingdra.ui.session import AppSession
-from kingdra.ui.train_view import newer_view, preview_text
+from kingdra.ui.train_view import newer_view, preview_text, progress_text
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -180,6 +180,12 @@ def test_train_and_clusters_pages_show_the_preview(digits, monkeypatch):
         assert not at.exception, [e.value for e in at.exception]
         info = " ".join(i.value for i in at.info)
         assert "Preview after epoch 2 of 6" in info and "ACC" in info
+        (bar,) = at.get("progress")
+        assert "epoch 2/6" in bar.proto.text and "left " in bar.proto.text
+        # The time promises name their data, machine and load (issue 16 item 10).
+        promise = at.selectbox(key="train_preset").help
+        assert "MNIST-5k: base ensemble 5 min 7 s" in promise and "load 3-4" in promise
+        assert "first preview of its clusters after 11 s" in promise
         at = at.switch_page("pages/clusters.py").run()
         assert not at.exception, [e.value for e in at.exception]
         info = " ".join(i.value for i in at.info)
@@ -192,3 +198,17 @@ def test_train_and_clusters_pages_show_the_preview(digits, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert at.caption[0].value.startswith("Base ensemble; ")
     assert not any("Preview" in i.value for i in at.info)
+
+
+def test_the_time_left_says_what_it_rests_on():
+    running = ProgressSnapshot(
+        status="running",
+        job="base ensemble",
+        epoch=3,
+        n_epochs=60,
+        batch=10,
+        n_batches=50,
+        elapsed_s=12.0,
+        eta_s=200.0,
+    )
+    assert progress_text(running).endswith("left 3 min 20 s at the speed so far")

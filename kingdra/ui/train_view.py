@@ -120,7 +120,7 @@ def progress_text(snap) -> str:
     what = snap.phase or snap.job
     if snap.n_epochs == 0 or snap.n_batches == 0:
         return f"{what} · starting… · elapsed {fmt_seconds(snap.elapsed_s)}"
-    left = "estimating…" if snap.eta_s is None else fmt_seconds(snap.eta_s)
+    left = "estimating…" if snap.eta_s is None else f"{fmt_seconds(snap.eta_s)} at the speed so far"
     return (
         f"{what} · epoch {snap.epoch}/{snap.n_epochs} · batch {snap.batch}/{snap.n_batches} · "
         f"elapsed {fmt_seconds(snap.elapsed_s)} · left {left}"
