@@ -12,22 +12,17 @@ from kingdra.plots import (
     member_accuracy_figure,
     timeline_figure,
 )
-from kingdra.ui.graph_view import build_graph_view, run_algorithm
 from kingdra.ui.history_view import (
+    EDITS_COLUMN,
     agreement_matrix,
-    iteration_rows,
+    history_table,
     member_accuracies,
+    table_rows,
+    timeline_metrics,
     timeline_rows,
 )
-from kingdra.ui.layout import agreement_layout
+from kingdra.ui.snapshot_graph import SnapshotGraph
 from kingdra.ui.widgets import get_session, need_training
-
-TIMELINE_METRICS = (  # label, timeline_rows column, format
-    ("mini-clusters", "n_mini_clusters", "{:,}"),
-    ("pseudo-labels", "n_pseudo_labelled", "{:,}"),
-    ("pseudo-label precision", "pseudo_precision", "{:.1%}"),
-    ("ACC", "acc", "{:.1%}"),
-)
 
 session = get_session()
 st.title("History")
@@ -36,10 +31,10 @@ if need_training(session, "the history"):
 
 ds = session.dataset
 snapshots = session.snapshots
-key = ("history", len(snapshots), snapshots[-1].iteration)
-rows = session.cached(key, lambda: iteration_rows(snapshots, ds.y))
 engine = session.engine
+# The run's own records, up to the page's latest snapshot (the worker may be writing the next).
 engine_rows = timeline_rows(engine.history if engine else [], upto=snapshots[-1].iteration)
+rows = table_rows(engine_rows)
 
 
 def timeline(records: list[dict]) -> None:
@@ -57,15 +52,11 @@ def timeline(records: list[dict]) -> None:
     current = st.select_slider(
         "iteration", options=its, value=its[-1], key="history_timeline_iteration"
     )
-    at = its.index(current)
-    now, before = records[at], records[at - 1] if at else None
-    c = st.columns(4)
-    for col, (label, name, fmt) in zip(c, TIMELINE_METRICS, strict=True):
-        value = now[name]
-        delta = None
-        if before is not None and value is not None and before[name] is not None:
-            delta = fmt.format(value - before[name])
-        col.metric(label, "–" if value is None else fmt.format(value), delta)
+    now = records[its.index(current)]
+    for col, (label, value, delta) in zip(
+        st.columns(4), timeline_metrics(records, current), strict=True
+    ):
+        col.metric(label, value, delta)
     if now["edits"]:
         st.caption(
             f"Iteration {current} trained on the mini-clusters after your edits: "
@@ -78,23 +69,16 @@ def timeline(records: list[dict]) -> None:
 st.plotly_chart(history_figure(rows), key="history_chart")
 if len(rows) == 1:
     st.caption("One point so far: run iterations on the Train page to see the curves grow.")
-# Algorithm 1's k is the number of mini-clusters it looks for (with over-clustering, one per
-# fine cluster); the user's k is the number of clusters, so the column says what it is.
-table = (
-    pd.DataFrame(rows)
-    .rename(columns={"mini_clusters_wanted": "mini-clusters wanted"})
-    .set_index("iteration")
-)
-# A person's edits of the mini-clusters (Clusters or Graph page), on the iteration that
-# trained on them; the row's precision and counts are Algorithm 1's, before any edit.
-edits = {r["iteration"]: "; ".join(r["edits"]) for r in engine_rows}
-if any(edits.values()):
-    table["your edits before it"] = [edits.get(it, "") for it in table.index]
+table = history_table(rows)
 st.dataframe(table, width="stretch")
-if any(edits.values()):
+st.caption(
+    "As the run recorded them: each iteration's ACC after it, and the precision, count and "
+    "thresholds of the pseudo-labels it trained on (the base ensemble trains on none)."
+)
+if EDITS_COLUMN in table:
     st.caption(
-        "Your edits are listed on the iteration that trained on them; precision and counts "
-        "are Algorithm 1's mini-clusters before the edits."
+        "Your edits are listed on the iteration that trained on them; its precision and counts "
+        "are those of the mini-clusters after the edits."
     )
 
 timeline(engine_rows)
@@ -137,7 +121,7 @@ if session.baselines is None:
                 st.error(str(err))
 if session.baselines is not None:
     shown = [{k: v for k, v in row.items() if k != "labels"} for row in session.baselines] + [
-        {"name": "kingdra (this run)", "acc": rows[-1]["acc"]}
+        {"name": "kingdra (this run)", "acc": rows[-1]["acc"] if rows else None}
     ]
     st.dataframe(pd.DataFrame(shown), hide_index=True)
 
@@ -150,29 +134,16 @@ choice = st.select_slider(
     key="history_graph_iteration",
 )
 past = snapshots[choice]
+st.caption(
+    "Recomputed, not recorded: Algorithm 1 on the predictions after that iteration, with the "
+    "thresholds in force then (before any edits of yours)."
+)
 p = past.params
-xy = session.cached(
-    ("agreement", past.iteration),
-    lambda: agreement_layout(past.member_labels, session.config.n_outputs),
-)
-result = session.cached(
-    ("result", past.iteration, p["t_pos"], p["t_neg"], p["k"], round(p["min_confidence"], 4)),
-    lambda: run_algorithm(
-        past.member_labels, past.confidence, p["t_pos"], p["t_neg"], p["k"], p["min_confidence"]
-    ),
-)
-view = build_graph_view(
-    past.member_labels,
-    past.confidence,
-    xy,
-    t_pos=p["t_pos"],
-    t_neg=p["t_neg"],
-    k=p["k"],
-    min_confidence=p["min_confidence"],
+view = SnapshotGraph(session, past, session.config.n_outputs).view(
+    (p["t_pos"], p["t_neg"], p["k"], p["min_confidence"]),
     sample_size=min(600, len(past.labels)),
     y=ds.y,
     class_names=ds.class_names,
-    result=result,
 )
 st.plotly_chart(view.figure, key="history_graph")
 

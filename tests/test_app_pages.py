@@ -460,6 +460,27 @@ def test_history_page_and_baselines(trained):
     assert {r["name"] for r in trained.baselines} == {"kmeans", "agglomerative"}
 
 
+def test_history_table_shows_the_runs_own_records(trained):
+    """Every figure of the table is the engine's record of that iteration: its ACC, and the
+    pseudo-labels it trained on (once Algorithm 1 rerun per snapshot: one iteration off)."""
+    at = _page(_with(trained), "history")
+    _ok(at)
+    table = next(d.value for d in at.dataframe if "mini-clusters wanted" in d.value.columns)
+    records = {r["iteration"]: r for r in trained.engine.history}
+    assert list(table.index) == sorted(records) == [0, 1]
+    base = table.loc[0]
+    assert base["acc"] == pytest.approx(records[0]["acc"])
+    assert base[["precision", "n_labelled", "coverage", "n_mini_clusters"]].isna().all()
+    row, record = table.loc[1], records[1]
+    assert row["acc"] == pytest.approx(record["acc"])
+    assert row["precision"] == pytest.approx(record["pseudo_precision"])
+    assert row["n_labelled"] == record["n_pseudo_labelled"]
+    assert row["coverage"] == pytest.approx(record["coverage"])
+    assert row["n_mini_clusters"] == sum(s > 0 for s in record["mini_cluster_sizes"])
+    assert (row["t_pos"], row["t_neg"]) == (record["t_pos"], record["t_neg"])
+    assert row["mini-clusters wanted"] == record["mini_clusters_wanted"]
+
+
 def test_history_timeline_scrubs_algorithm_2(trained):
     at = _page(_with(trained), "history")
     _ok(at)

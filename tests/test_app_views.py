@@ -11,9 +11,7 @@ from kingdra.config import Thresholds
 from kingdra.graph import get_clusters
 from kingdra.ui import clusters_view, graph_view, history_view
 from kingdra.ui.graph_view import build_graph_view, step_figure, summarize
-from kingdra.ui.history_view import iteration_rows
 from kingdra.ui.layout import agreement_layout, aligned_votes, spring_layout
-from kingdra.ui.session import Snapshot
 
 
 def _labels(n=300, m=6, k=4, noise=0.1, seed=0):
@@ -186,17 +184,59 @@ def test_build_graph_view_summary_and_figure():
     assert len(loose.pos_pairs) > len(view.pos_pairs)
 
 
-def test_summarize_without_labels_and_iteration_rows():
-    labels, y = _labels()
+def test_summarize_without_labels():
+    labels, _ = _labels()
     s = summarize([np.array([0, 1, 2]), np.array([2, 3])], len(labels))
     assert s.precision is None and s.n_labelled == 3  # node 2 is ambiguous
-    snap = Snapshot(
-        iteration=0, member_labels=labels, confidence=np.ones(labels.shape), labels=labels[:, 0],
-        probs=np.ones((len(labels), 4)) / 4,
-        params={"t_pos": 6, "t_neg": 6, "k": 4, "min_confidence": 0.0},
-    )  # fmt: skip
-    rows = iteration_rows([snap], y)
-    assert rows[0]["iteration"] == 0 and rows[0]["acc"] > 0.85 and rows[0]["precision"] > 0.9
+
+
+def test_history_table_reads_the_records_and_recomputes_nothing(monkeypatch):
+    """Each row is its iteration's record: ACC after it, the pseudo-labels it trained on."""
+    history = [
+        {"iteration": 0, "phase": "base", "acc": 0.5},
+        {
+            "iteration": 1,
+            "acc": 0.6,
+            "t_pos": 4,
+            "t_neg": 3,
+            "mini_clusters_wanted": 20,
+            "min_confidence": 0.5,
+            "mini_cluster_sizes": [3, 0, 2],
+            "n_pseudo_labelled": 5,
+            "coverage": 0.05,
+            "pseudo_precision": 0.9,
+            "edits": [{"op": "reject", "cluster": 1}],
+        },
+    ]
+    monkeypatch.setattr(graph_view, "run_algorithm", None)  # a call would fail
+    base, one = history_view.table_rows(history_view.timeline_rows(history))
+    assert base == {
+        "iteration": 0,
+        "acc": 0.5,
+        "precision": None,
+        "n_labelled": None,
+        "coverage": None,
+        "n_mini_clusters": None,
+        "t_pos": None,
+        "t_neg": None,
+        "mini-clusters wanted": None,
+        "min_confidence": None,
+        "your edits before it": "",
+    }
+    assert one == {
+        "iteration": 1,
+        "acc": 0.6,
+        "precision": 0.9,
+        "n_labelled": 5,
+        "coverage": 0.05,
+        "n_mini_clusters": 2,
+        "t_pos": 4,
+        "t_neg": 3,
+        "mini-clusters wanted": 20,
+        "min_confidence": 0.5,
+        "your edits before it": "reject mini-cluster 1",
+    }
+    assert "your edits before it" not in history_view.table_rows([{"iteration": 0, "edits": []}])[0]
 
 
 def test_validated_thresholds():
