@@ -4,35 +4,26 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from kingdra.config import Thresholds
 from kingdra.curation import describe
 from kingdra.plots import sizes_figure, sweep_heatmaps
-from kingdra.pseudo import pseudo_labels, threshold_sweep
-from kingdra.ui.clusters_view import image_grid, selection_csv
+from kingdra.ui import graph_panel
+from kingdra.ui.clusters_view import image_grid
 from kingdra.ui.curation_view import selection_holders
+from kingdra.ui.frames import frame_steps, frames_gif, frames_zip
 from kingdra.ui.graph_view import (
     MAX_SAMPLE,
-    build_graph_view,
     chart_selection,
-    mini_clusters_json,
     node_caption,
     node_votes,
-    run_algorithm,
     size_table,
     step_figure,
 )
-from kingdra.ui.layout import SPRING_MAX_NODES, agreement_layout, spring_layout, umap_layout
 from kingdra.ui.overclustering import FineClusters
 from kingdra.ui.pseudocode import algorithm1_lines, pseudocode_html
+from kingdra.ui.snapshot_graph import LAYOUT_HELP, LAYOUTS, SnapshotGraph, spring_limit
 from kingdra.ui.why_view import explain_node
 from kingdra.ui.widgets import get_session, need_training
-
-LAYOUTS = ("agreement", "UMAP", "force-directed")
-LAYOUT_HELP = (
-    "agreement: each node at the mean of its members' votes over k cluster vertices "
-    "(instant); UMAP of the ensemble probabilities (computed once per iteration); "
-    f"force-directed: networkx spring layout on the positive edges (samples of at most "
-    f"{SPRING_MAX_NODES} nodes)."
-)
 
 session = get_session()
 st.title("Agreement graph and mini-clusters")
@@ -45,9 +36,7 @@ choice = st.selectbox(
     "Predictions of",
     range(len(snapshots)),
     index=len(snapshots) - 1,
-    format_func=lambda i: (
-        f"iteration {snapshots[i].iteration}" if snapshots[i].iteration else "base ensemble"
-    ),
+    format_func=lambda i: graph_panel.snapshot_name(snapshots[i].iteration),
     key="graph_snapshot",
 )
 snap = snapshots[choice]
@@ -55,19 +44,8 @@ n, m = snap.member_labels.shape
 # With over-clustering Algorithm 1 wants one mini-cluster per fine cluster: said as such,
 # so the user's k (n_clusters) is the only k on the page.
 fine = FineClusters.of(session.config)
-n_classes = fine.n_fine  # member output classes (overcluster * k)
-FINE = fine.note
+graph = SnapshotGraph(session, snap, fine.n_fine)
 defaults = session.current_thresholds()
-
-
-def positions(method: str) -> np.ndarray:
-    """Positions of all nodes: UMAP (once per iteration) or the agreement layout."""
-    if method == "UMAP":
-        with st.spinner("UMAP of the ensemble probabilities (once per iteration)…"):
-            return session.cached(("umap", snap.iteration), lambda: umap_layout(snap.probs))
-    return session.cached(
-        ("agreement", snap.iteration), lambda: agreement_layout(snap.member_labels, n_classes)
-    )
 
 
 def controls():
@@ -75,14 +53,8 @@ def controls():
     c = st.columns(4)
     t_pos = c[0].slider("t_pos (members agreeing)", 1, m, defaults.t_pos, key="graph_t_pos")
     t_neg = c[1].slider("t_neg (members disagreeing)", 1, m, defaults.t_neg, key="graph_t_neg")
-    k = c[2].slider(
-        "mini-clusters" if FINE else "k (mini-clusters)",
-        1,
-        n_classes,
-        defaults.k,
-        key="graph_k",
-        help=f"Algorithm 1 picks at most this many; {FINE}." if FINE else None,
-    )
+    label, k_help = graph_panel.k_slider(fine)
+    k = c[2].slider(label, 1, fine.n_fine, defaults.k, key="graph_k", help=k_help)
     gate = c[3].slider(
         "confidence gate",
         0.0,
@@ -92,13 +64,8 @@ def controls():
         key="graph_min_conf",
         help="An anchor must have max-probability above this in every member.",
     )
-    if FINE:
-        st.caption(
-            f"k = {fine.n_clusters} clusters. Each member has {n_classes} fine "
-            f"clusters (over-clustering {fine.overcluster}), so Algorithm 1 looks "
-            f"for up to {n_classes} mini-clusters, {FINE}; they are merged back to "
-            f"{fine.n_clusters} clusters (Clusters page)."
-        )
+    if fine:
+        st.caption(graph_panel.fine_caption(fine))
     c = st.columns([2, 1, 1])
     sample_size = n
     if n > 200:
@@ -117,24 +84,17 @@ def controls():
     colours = ("mini-cluster", "true class") if ds.y is not None else ("mini-cluster",)
     color_by = c[1].radio("colour by", colours, key="graph_color")
     layout = c[2].radio("layout", LAYOUTS, key="graph_layout", help=LAYOUT_HELP)
-    return (t_pos, t_neg, k, gate), sample_size, color_by, layout
+    return Thresholds(t_pos, t_neg, k, gate), sample_size, color_by, layout
 
 
 def summary_metrics(view, k: int) -> None:
-    s = view.summary
-    found = sum(x > 0 for x in s.sizes)
-    c = st.columns(4)
-    c[0].metric("mini-clusters", f"{found} of {k}")
-    c[1].metric("pseudo-labelled", f"{s.n_labelled:,}", help="points in exactly one mini-cluster")
-    c[2].metric("coverage", f"{s.coverage:.1%}")
-    precision = "–" if s.precision is None else f"{s.precision:.1%}"
-    c[3].metric("precision", precision, help="purity against the true classes (evaluation only)")
-    if found < k:
-        wanted = f"{k} mini-clusters wanted ({FINE})" if FINE else f"{k} wanted"
-        st.warning(
-            f"Only {found} non-empty mini-clusters of {wanted}: lower t_pos, t_neg or the "
-            "confidence gate. Training keeps the last complete set."
-        )
+    for col, metric in zip(
+        st.columns(4), graph_panel.summary_metrics(view.summary, k), strict=True
+    ):
+        col.metric(metric.label, metric.value, help=metric.help)
+    warning = graph_panel.shortfall_warning(view.summary, k, fine)
+    if warning:
+        st.warning(warning)
 
 
 def show_selection(event, view, thresholds) -> None:
@@ -145,14 +105,7 @@ def show_selection(event, view, thresholds) -> None:
     st.markdown(f"**{len(ids):,} selected**")
     st.download_button(
         "Selection (CSV)",
-        selection_csv(
-            ids,
-            cluster=snap.labels,
-            mini_cluster=view.membership,
-            pseudo=pseudo_labels(view.result.clusters, n),
-            y=ds.y,
-            class_names=ds.class_names,
-        ),
+        graph_panel.selection_csv(ids, snap, view, ds),
         file_name=f"graph-selection-it{snap.iteration}.csv",
         mime="text/csv",
         on_click="ignore",
@@ -172,15 +125,8 @@ def show_selection(event, view, thresholds) -> None:
 
 def curate_selection(ids: list[int], view, thresholds) -> None:
     """The selection as an edit of the next iteration's mini-clusters (as on Clusters)."""
-    t_pos, t_neg, k, gate = thresholds
     applied = session.current_thresholds()
-    same = (applied.t_pos, applied.t_neg, applied.k, round(applied.min_confidence, 4)) == (
-        t_pos,
-        t_neg,
-        k,
-        round(gate, 4),
-    )
-    if choice != len(snapshots) - 1 or not same:
+    if choice != len(snapshots) - 1 or not graph_panel.same_thresholds(applied, thresholds):
         st.caption(
             "To make the selection a pseudo-label group or drop it from one: show the latest "
             "predictions and click **Use these thresholds for training** (edits apply to the "
@@ -214,13 +160,9 @@ def curate_selection(ids: list[int], view, thresholds) -> None:
         )
         if st.button("Drop them from it", key="graph_cur_drop", width="stretch"):
             edit({"op": "drop", "cluster": held, "rows": holders[held].tolist()})
-    pending = session.pending_edits()
+    pending = graph_panel.pending_caption(session.pending_edits())
     if pending:
-        st.caption(
-            f"{len(pending)} edit(s) for the next iteration: "
-            + "; ".join(describe(e) for e in pending)
-            + ". The Clusters page lists them, with undo."
-        )
+        st.caption(pending)
 
 
 def why_here(view, i: int) -> None:
@@ -247,29 +189,20 @@ def why_here(view, i: int) -> None:
 
 
 def exports(view, thresholds) -> None:
-    t_pos, t_neg, k, gate = thresholds
     b = st.columns(3)
     # A callback, so the selection panel drawn above already knows them in this run.
     if b[0].button(
         "Use these thresholds for training",
         key="graph_apply",
         on_click=session.set_thresholds,
-        args=thresholds,
+        args=tuple(thresholds),
     ):
-        st.success(
-            f"Next iterations use t_pos={t_pos}, t_neg={t_neg}, {k} mini-clusters, gate {gate:.2f}."
-        )
-    params = dict(
-        t_pos=t_pos,
-        t_neg=t_neg,
-        n_mini_clusters=k,
-        n_clusters=session.config.n_clusters,
-        min_confidence=gate,
-        iteration=snap.iteration,
-    )
+        st.success(graph_panel.applied_message(thresholds))
     b[1].download_button(
         "Mini-clusters (JSON)",
-        mini_clusters_json(view.result.clusters, **params),
+        graph_panel.mini_clusters_download(
+            view, thresholds, session.config.n_clusters, snap.iteration
+        ),
         file_name=f"mini-clusters-it{snap.iteration}.json",
         mime="application/json",
         on_click="ignore",
@@ -329,17 +262,13 @@ def stepper(view, gate: float) -> None:
             disabled=step >= n_steps,
             width="stretch",
         )
-        lines = algorithm1_lines(view.result, step, gate, fine=FINE)
-        st.html(pseudocode_html(lines))
+        st.html(pseudocode_html(algorithm1_lines(view.result, step, gate, fine=fine.note)))
         slides(view, gate)
 
 
 def slides(view, gate: float) -> None:
     """Every step of the stepper as images for slides; drawn only when a button is clicked."""
-    from kingdra.ui.frames import frame_steps, frames_gif, frames_zip
-
-    r = view.result
-    name = f"algorithm1-it{snap.iteration}-tpos{r.t_pos}-tneg{r.t_neg}"
+    name = graph_panel.frames_name(view, snap.iteration)
     count = len(frame_steps(view))
     st.caption(f"For slides: the {count} frames above (graph, pseudocode and the step's text).")
     b = st.columns(2)
@@ -369,57 +298,30 @@ def sweep(k: int, gate: float) -> None:
         "Precision and coverage of the pseudo-labels for every (t_pos, t_neg) with this k and "
         "gate: high precision with enough coverage is what the iterations need."
     )
-    key = ("sweep", snap.iteration, k, round(gate, 4))
-    if key in session.cache or st.button("Compute sweep", key="graph_sweep"):
-        values = list(range(1, m + 1))
+    if graph.has_sweep(k, gate) or st.button("Compute sweep", key="graph_sweep"):
         with st.spinner("Running Algorithm 1 over the grid…"):
-            grid = session.cached(
-                key,
-                lambda: threshold_sweep(
-                    snap.member_labels,
-                    k,
-                    values,
-                    values,
-                    y_true=ds.y,
-                    confidence=snap.confidence,
-                    min_confidence=gate,
-                ),
-            )
+            grid = graph.sweep(k, gate, ds.y)
         st.plotly_chart(sweep_heatmaps(grid), key="graph_sweep_chart")
 
 
 @st.fragment
-def graph_panel() -> None:
+def panel() -> None:
     thresholds, sample_size, color_by, layout = controls()
-    t_pos, t_neg, k, gate = thresholds
-    params = (snap.iteration, t_pos, t_neg, k, round(gate, 4))
-    result = session.cached(
-        ("result", *params), lambda: run_algorithm(snap.member_labels, snap.confidence, *thresholds)
-    )
-    spring = layout == "force-directed"
-    if spring and sample_size > SPRING_MAX_NODES:
-        st.info(f"The force-directed layout draws at most {SPRING_MAX_NODES} nodes.")
-        sample_size = SPRING_MAX_NODES
-    place = None  # force-directed: positions of the sampled nodes from their positive edges
-    if spring:
-        place = lambda count, pairs: session.cached(  # noqa: E731
-            ("spring", *params, count), lambda: spring_layout(count, pairs)
-        )
-    view = build_graph_view(
-        snap.member_labels,
-        snap.confidence,
-        positions("agreement" if spring else layout),
-        t_pos=t_pos,
-        t_neg=t_neg,
-        k=k,
-        min_confidence=gate,
+    _, too_many = spring_limit(layout, sample_size)
+    if too_many:
+        st.info(too_many)
+    if layout == "UMAP" and not graph.has_positions(layout):
+        with st.spinner("UMAP of the ensemble probabilities (once per iteration)…"):
+            graph.positions(layout)
+    view = graph.view(
+        thresholds,
         sample_size=sample_size,
+        layout_name=layout,
+        color_by=color_by,
         y=ds.y,
         class_names=ds.class_names,
-        color_by=color_by,
-        result=result,
-        place=place,
     )
+    k, gate = thresholds.k, thresholds.min_confidence
     summary_metrics(view, k)
     left, right = st.columns([3, 1])
     with left:
@@ -440,4 +342,4 @@ def graph_panel() -> None:
     sweep(k, gate)
 
 
-graph_panel()
+panel()
