@@ -7,6 +7,7 @@ import streamlit as st
 from kingdra.config import AUTO, PRESET_NAMES, KingdraConfig, describe_auto, resolve_preset
 from kingdra.plots import loss_curves_figure
 from kingdra.ui.overclustering import FineClusters
+from kingdra.ui.runner import FIRST_PREVIEW_S
 from kingdra.ui.session import DEFAULTS_ENV
 from kingdra.ui.train_view import (
     FIELDS,
@@ -202,8 +203,9 @@ def progress_panel() -> None:
             st.page_link(CLUSTERS_PAGE, label="See it on Clusters", icon=":material/grid_view:")
         elif snap.job == "base ensemble":
             st.caption(
-                "A first view of the predictions comes after epoch 2 (sooner when an epoch "
-                "takes long), then every tenth of the epochs, on the Clusters page."
+                f"A first view of the predictions comes after 2 epochs or {FIRST_PREVIEW_S:g} s "
+                "of training, whichever is sooner, then every tenth of the epochs, on the "
+                "Clusters page."
             )
     elif snap.status == "done":
         st.success(f"{snap.message} in {fmt_seconds(snap.finished_at - snap.started_at)}.")

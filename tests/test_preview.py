@@ -1,7 +1,7 @@
 """A first look while the base ensemble trains: previews every few epochs, same run at the end.
 
-The app's worker publishes the ensemble's predictions after epoch 2 and then every tenth of
-the epochs (:class:`kingdra.ui.runner.PreviewSchedule`); the Clusters and Train pages show
+The app's worker publishes the ensemble's predictions after 2 epochs (or 20 s) and then every
+tenth of the epochs (:class:`kingdra.ui.runner.PreviewSchedule`); the Clusters and Train pages show
 the latest one, and the run's final predictions are those of a run without previews.
 """
 
@@ -18,7 +18,8 @@ from streamlit.testing.v1 import AppTest
 from kingdra.config import KingdraConfig
 from kingdra.data import load
 from kingdra.engine import KingdraEngine
-from kingdra.ui.runner import PreviewSchedule, ProgressSnapshot
+from kingdra.trainer import Progress
+from kingdra.ui.runner import PreviewSchedule, ProgressSnapshot, epochs_done
 from kingdra.ui.session import AppSession
 from kingdra.ui.train_view import newer_view, preview_text, progress_text
 
@@ -61,28 +62,34 @@ def test_predicting_between_epochs_leaves_the_run_unchanged(digits, preset, over
     assert plain.history[0]["acc"] == peeking.history[0]["acc"]
 
 
-def test_schedule_previews_early_then_every_tenth_within_its_share():
-    def epochs(schedule, epoch_s, preview_s):
-        out = []
-        for epoch in range(1, schedule.n_epochs + 1):
-            if schedule.due(epoch, epoch * epoch_s + schedule.spent_s):
-                schedule.record(preview_s)
-                out.append(epoch)
-        return out
+def _previews(schedule: PreviewSchedule, epoch_s: float, preview_s: float) -> list[float]:
+    """Epochs done at each preview of a phase of 10-batch epochs of ``epoch_s`` seconds."""
+    out = []
+    for epoch in range(1, schedule.n_epochs + 1):
+        for batch in range(1, 11):
+            elapsed = (epoch - 1 + batch / 10) * epoch_s + schedule.spent_s
+            for event in ("batch", "epoch") if batch == 10 else ("batch",):
+                p = Progress("base", event, epoch, schedule.n_epochs, batch, 10, elapsed_s=elapsed)
+                if schedule.due(p):
+                    schedule.record(p, preview_s)
+                    out.append(epochs_done(p))
+    return out
 
-    # MNIST-5k with imsat on the 2-core CPU: epochs of about 4 s, previews of about 1 s.
-    assert epochs(PreviewSchedule(60), 4.0, 0.1) == [2, 6, 12, 18, 24, 30, 36, 42, 48, 54]
+
+def test_schedule_previews_early_then_every_tenth_within_its_share():
+    # MNIST-5k with imsat on the 2-core CPU: epochs of about 4 s, previews of 0.6-1.7 s.
+    assert _previews(PreviewSchedule(60), 4.0, 0.1) == [2, 6, 12, 18, 24, 30, 36, 42, 48, 54]
     schedule = PreviewSchedule(60)
-    dear = epochs(schedule, 4.0, 2.0)
+    dear = _previews(schedule, 4.0, 2.0)
     assert dear[:2] == [2, 12] and len(dear) >= 5
     assert schedule.spent_s <= 0.05 * 60 * 4.0 + 2.0  # the share, give or take the last one
     # Never more than the share of the time, however dear a preview is (after the first).
-    assert epochs(PreviewSchedule(60), 4.0, 20.0)[:1] == [2]
-    assert len(epochs(PreviewSchedule(60), 4.0, 20.0)) <= 2
-    # A long first epoch earns the first preview at once; never after the last epoch.
-    assert epochs(PreviewSchedule(10), 30.0, 1.0)[0] == 1
-    assert epochs(PreviewSchedule(1), 100.0, 0.1) == []
-    assert epochs(PreviewSchedule(3), 1.0, 0.0) == [2]
+    assert len(_previews(PreviewSchedule(60), 4.0, 20.0)) <= 2
+    # 70,000 rows with imsat-large: 2 min an epoch; the first view within the first epoch.
+    assert _previews(PreviewSchedule(40), 135.0, 5.0) == [0.2, *range(4, 40, 4)]
+    # Never at the end (the phase predicts then), nor twice for the same weights.
+    assert _previews(PreviewSchedule(1), 1.0, 0.1) == []
+    assert _previews(PreviewSchedule(3), 1.0, 0.0) == [2]
 
 
 def test_the_app_publishes_previews_and_trains_the_same_ensemble(digits):
@@ -92,17 +99,17 @@ def test_the_app_publishes_previews_and_trains_the_same_ensemble(digits):
     previews = []
     publish = session._publish_preview
 
-    def spy(engine, epoch, n_epochs) -> None:
-        publish(engine, epoch, n_epochs)
+    def spy(engine, done, n_epochs) -> None:
+        publish(engine, done, n_epochs)
         previews.append(session.preview)
         assert session.views() == [session.preview] and not session.trained
 
     session._publish_preview = spy
     session.start_base(config, device="cpu")
     assert session.runner.snapshot().status == "done"
-    assert [p.preview_epoch for p in previews][0] == 2
+    assert previews[0].epochs_done == 2
     assert all(p.is_preview and p.n_epochs == 6 and p.iteration == 0 for p in previews)
-    assert previews[0].title.startswith("preview after epoch 2 of 6 (ACC ")
+    assert previews[0].title.startswith("preview after 2 of 6 epochs (ACC ")
     assert previews[0].acc > 0.3  # two epochs already cluster digits far above chance
     assert len({p.key for p in previews} | {session.latest.key}) == len(previews) + 1
     # Done: the base ensemble replaces the preview, and it is the run without previews.
@@ -121,8 +128,8 @@ def _paused_after_first_preview(digits, epochs_base: int = 6):
     published, go = threading.Event(), threading.Event()
     publish = session._publish_preview
 
-    def hold(engine, epoch, n_epochs) -> None:
-        publish(engine, epoch, n_epochs)
+    def hold(engine, done, n_epochs) -> None:
+        publish(engine, done, n_epochs)
         published.set()
         go.wait(60)
 
@@ -143,13 +150,13 @@ def test_a_preview_is_shown_while_the_base_trains_and_never_edited(digits):
     try:
         assert session.runner.is_running() and not session.trained
         (shown,) = session.views()
-        assert shown is session.preview and shown.title.startswith("preview after epoch 2 of 6")
+        assert shown is session.preview and shown.title.startswith("preview after 2 of 6 epochs")
         assert shown.embedding is None and shown.labels.shape == (1797,)
         assert session.edited_clusters([np.arange(3)])[0].tolist() == [0, 1, 2]
         with pytest.raises(ValueError, match="once the base ensemble is trained"):
             session.add_edit([np.arange(3)], {"op": "reject", "cluster": 0})
         assert newer_view(session.views(), shown) is None
-        assert "Preview after epoch 2 of 6" in preview_text(shown)
+        assert "Preview after 2 of 6 epochs" in preview_text(shown)
     finally:
         release()
     assert session.runner.snapshot().status == "done"
@@ -179,7 +186,7 @@ def test_train_and_clusters_pages_show_the_preview(digits, monkeypatch):
         at = _app_with(session).switch_page("pages/train.py").run()
         assert not at.exception, [e.value for e in at.exception]
         info = " ".join(i.value for i in at.info)
-        assert "Preview after epoch 2 of 6" in info and "ACC" in info
+        assert "Preview after 2 of 6 epochs" in info and "ACC" in info
         (bar,) = at.get("progress")
         assert "epoch 2/6" in bar.proto.text and "left " in bar.proto.text
         # The time promises name their data, machine and load (issue 16 item 10).
@@ -189,9 +196,9 @@ def test_train_and_clusters_pages_show_the_preview(digits, monkeypatch):
         at = at.switch_page("pages/clusters.py").run()
         assert not at.exception, [e.value for e in at.exception]
         info = " ".join(i.value for i in at.info)
-        assert "Preview after epoch 2 of 6" in info
+        assert "Preview after 2 of 6 epochs" in info
         assert "Curation opens once the base ensemble is trained" in info
-        assert at.caption[0].value.startswith("Preview after epoch 2 of 6 (ACC ")
+        assert at.caption[0].value.startswith("Preview after 2 of 6 epochs (ACC ")
     finally:
         release()
     at = at.run()  # the trained base ensemble replaces the preview
@@ -212,3 +219,28 @@ def test_the_time_left_says_what_it_rests_on():
         eta_s=200.0,
     )
     assert progress_text(running).endswith("left 3 min 20 s at the speed so far")
+
+
+def test_on_large_data_the_first_preview_comes_within_the_first_epoch(digits, monkeypatch):
+    """As on 70,000 rows, where an epoch takes minutes: here with no wait at all."""
+    import functools
+
+    import kingdra.ui.session as session_module
+
+    monkeypatch.setattr(
+        session_module,
+        "PreviewSchedule",
+        functools.partial(PreviewSchedule, first_after_s=0.0),
+    )
+    config = _tiny(epochs_base=3)
+    session = AppSession(sync=True)
+    session.set_dataset(digits, "digits")
+    previews = []
+    publish = session._publish_preview
+    session._publish_preview = lambda *a: (publish(*a), previews.append(session.preview))
+    session.start_base(config, device="cpu")
+    first = previews[0]
+    assert 0 < first.epochs_done < 1 and first.title.startswith("preview after 0.")
+    plain = KingdraEngine(digits.X, config, y_eval=digits.y, device="cpu")
+    plain.train_base()
+    assert np.array_equal(plain.probs, session.engine.probs)

@@ -22,6 +22,7 @@ from kingdra.engine import Cancelled
 logger = logging.getLogger(__name__)
 
 MAX_LOSS_POINTS = 400  # loss history kept for the live curves (older points thinned out)
+FIRST_PREVIEW_S = 20.0  # seconds of base training after which the first preview is due
 
 
 @dataclass
@@ -90,16 +91,23 @@ def progress_fraction(progress, part: int = 0, n_parts: int = 1) -> float:
     return min((part + within) / max(n_parts, 1), 1.0)
 
 
+def epochs_done(progress) -> float:
+    """Epochs of the call done at an engine ``Progress`` (2.0 at the end of epoch 2)."""
+    n_batches = max(int(progress.n_batches), 1)
+    return progress.epoch - 1 + min(int(progress.batch), n_batches) / n_batches
+
+
 class PreviewSchedule:
     """When the base phase publishes a preview of the ensemble's predictions.
 
-    After epoch 2 (or epoch 1 when it took ``first_after_s`` or more), then every tenth of
-    the epochs, never after the last one (the phase's own prediction follows it), and only
-    while the previews so far took at most ``share`` of the phase's time. On MNIST-5k with
-    ``imsat`` a preview takes 0.6-0.7 s against 3.5-6 s an epoch (the first one 1.7 s, with
-    the nearest neighbours the merge needs anyway) on the shared 2-core CPU; a larger data
-    set's previews cost more and so come less often: training is never slowed by more than
-    about ``share``.
+    The first after 2 epochs or ``first_after_s`` seconds of training, whichever comes first
+    (on large data, within the first epoch), then at the end of every tenth of the epochs,
+    never at the end (the phase's own prediction follows), and only while the previews so
+    far took at most ``share`` of the training time. On the shared 2-core CPU a preview of
+    MNIST-5k with ``imsat`` took 0.6-0.7 s against 3.5-6 s an epoch (the first 1.7 s, with
+    the nearest neighbours its merge needs anyway); one of 70,000 x 784 rows with
+    ``imsat-large`` 5 s against 2 min 15 s an epoch (load 4): training is never slowed by
+    more than about ``share``.
 
     Parameters
     ----------
@@ -108,13 +116,17 @@ class PreviewSchedule:
     parts : int
         A preview every ``n_epochs / parts`` epochs.
     share : float
-        Largest fraction of the elapsed time that previews may have taken.
+        Largest fraction of the training time that previews may have taken.
     first_after_s : float
-        Seconds after which the first epoch alone earns a preview.
+        Seconds of training after which the first preview is due, mid-epoch if need be.
     """
 
     def __init__(
-        self, n_epochs: int, parts: int = 10, share: float = 0.05, first_after_s: float = 10.0
+        self,
+        n_epochs: int,
+        parts: int = 10,
+        share: float = 0.05,
+        first_after_s: float = FIRST_PREVIEW_S,
     ) -> None:
         self.n_epochs = int(n_epochs)
         self.every = max(1, round(self.n_epochs / parts))
@@ -122,19 +134,27 @@ class PreviewSchedule:
         self.first_after_s = first_after_s
         self.spent_s = 0.0  # seconds the previews took so far
         self.count = 0
+        self.last = 0.0  # epochs done at the last preview
 
-    def due(self, epoch: int, elapsed_s: float) -> bool:
-        """Whether to publish a preview now, after 1-based ``epoch``, ``elapsed_s`` in."""
-        if epoch >= self.n_epochs:
+    def due(self, progress) -> bool:
+        """Whether to publish a preview at this engine ``Progress`` (a batch's or an epoch's)."""
+        done = epochs_done(progress)
+        if done >= self.n_epochs or done <= self.last:
             return False
+        end = progress.event == "epoch"
         if self.count == 0:  # the first view comes early, whatever it costs
-            return epoch >= 2 or elapsed_s >= self.first_after_s
-        return epoch % self.every == 0 and self.spent_s <= self.share * elapsed_s
+            return (end and done >= 2) or progress.elapsed_s >= self.first_after_s
+        return (
+            end
+            and round(done) % self.every == 0
+            and self.spent_s <= self.share * progress.elapsed_s
+        )
 
-    def record(self, seconds: float) -> None:
-        """A preview was published and took ``seconds``."""
+    def record(self, progress, seconds: float) -> None:
+        """A preview was published at ``progress`` and took ``seconds``."""
         self.count += 1
         self.spent_s += seconds
+        self.last = epochs_done(progress)
 
 
 class TrainingRunner:

@@ -25,7 +25,13 @@ from kingdra.config import Thresholds
 from kingdra.curation import apply_edits, edit_json
 from kingdra.engine import KingdraEngine
 from kingdra.metrics import cluster_accuracy
-from kingdra.ui.runner import PreviewSchedule, ProgressBoard, TrainingRunner, progress_fraction
+from kingdra.ui.runner import (
+    PreviewSchedule,
+    ProgressBoard,
+    TrainingRunner,
+    epochs_done,
+    progress_fraction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +44,9 @@ DEFAULTS_ENV = "KINGDRA_APP_DEFAULTS"  # JSON of config overrides for the Train 
 class Snapshot:
     """The ensemble's predictions after one finished step (0 = base ensemble), or a preview.
 
-    A preview (``preview_epoch > 0``) holds the base ensemble's predictions after that epoch
-    of ``n_epochs``, published while the phase trains; it has no embedding.
+    A preview (``epochs_done > 0``) holds the base ensemble's predictions after that many of
+    its ``n_epochs`` epochs (2.0, or 0.3 within the first), published while the phase
+    trains; it has no embedding.
     """
 
     iteration: int
@@ -51,25 +58,32 @@ class Snapshot:
     embedding_index: np.ndarray | None = None  # rows of a sample with a stored embedding
     embedding: np.ndarray | None = None  # (s, d) learned representation (latest snapshot only)
     final_member_labels: np.ndarray | None = None  # (n, m) members' final clusters (latest only)
-    preview_epoch: int = 0  # a preview: taken after this epoch of the base phase (0: finished)
+    epochs_done: float = 0.0  # a preview: epochs of the base phase done (0: a finished step)
     n_epochs: int = 0  # epochs of the phase a preview was taken in
     acc: float | None = None  # ACC of `labels` when the data's labels are known
 
     @property
     def is_preview(self) -> bool:
-        return self.preview_epoch > 0
+        return self.epochs_done > 0
 
     @property
-    def key(self) -> tuple[int, int]:
+    def key(self) -> tuple[int, float]:
         """What tells snapshots apart, for caches: a preview is not its finished step."""
-        return (self.iteration, self.preview_epoch)
+        return (self.iteration, self.epochs_done)
+
+    @property
+    def epochs_text(self) -> str:
+        """A preview's epochs done, as said: '2', '2.5', '0.3', '0.036'."""
+        if self.epochs_done < 1:
+            return f"{self.epochs_done:.2g}"
+        return f"{self.epochs_done:.1f}".rstrip("0").rstrip(".")
 
     @property
     def title(self) -> str:
-        """'base ensemble', 'iteration 2', 'preview after epoch 6 of 60 (ACC 71.2%)'."""
+        """'base ensemble', 'iteration 2', 'preview after 6 of 60 epochs (ACC 71.2%)'."""
         if self.is_preview:
             acc = "" if self.acc is None else f" (ACC {self.acc:.1%})"
-            return f"preview after epoch {self.preview_epoch} of {self.n_epochs}{acc}"
+            return f"preview after {self.epochs_text} of {self.n_epochs} epochs{acc}"
         return f"iteration {self.iteration}" if self.iteration else "base ensemble"
 
 
@@ -304,17 +318,19 @@ class AppSession:
             **preview,
         )
 
-    def _publish_preview(self, engine, epoch: int, n_epochs: int) -> None:
-        """Predict with the weights after base ``epoch`` and publish it as :attr:`preview`.
+    def _publish_preview(self, engine, epochs_done: float, n_epochs: int) -> None:
+        """Predict with the weights after ``epochs_done`` base epochs; publish :attr:`preview`.
 
-        Runs in the worker between two epochs (``train_base``'s callback may predict: the
+        Runs in the worker between two batches (``train_base``'s callback may predict: the
         run stays the same). A preview that fails is logged and training goes on.
         """
         try:
             engine.predict(merge=True)  # the fine clusters' merge as it stands now
-            self.preview = self._predictions(engine, preview_epoch=epoch, n_epochs=n_epochs)
+            self.preview = self._predictions(
+                engine, epochs_done=round(float(epochs_done), 3), n_epochs=n_epochs
+            )
         except Exception:  # a preview is a convenience: it never ends the training
-            logger.exception("the preview after base epoch %d failed", epoch)
+            logger.exception("the preview after %.2f base epochs failed", epochs_done)
 
     def _callback(self, board: ProgressBoard, part: int, n_parts: int, label: str):
         def callback(progress) -> None:
@@ -363,10 +379,10 @@ class AppSession:
 
             def callback(p) -> None:
                 progress(p)
-                if p.event == "epoch" and schedule.due(p.epoch, p.elapsed_s):
+                if schedule.due(p):
                     start = time.perf_counter()
-                    self._publish_preview(engine, p.epoch, p.n_epochs)
-                    schedule.record(time.perf_counter() - start)
+                    self._publish_preview(engine, epochs_done(p), p.n_epochs)
+                    schedule.record(p, time.perf_counter() - start)
 
             try:
                 engine.train_base(callback=callback)

@@ -132,7 +132,7 @@ def preview_text(snap) -> str:
     ensemble."""
     acc = "" if snap.acc is None else f", ACC {snap.acc:.1%} (labels used for evaluation only)"
     return (
-        f"**Preview after epoch {snap.preview_epoch} of {snap.n_epochs}** while the base "
+        f"**Preview after {snap.epochs_text} of {snap.n_epochs} epochs** while the base "
         f"ensemble trains: its predictions so far{acc}. Later epochs improve it; the trained "
         "base ensemble replaces it, and from then on the mini-clusters can be edited."
     )
