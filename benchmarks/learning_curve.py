@@ -4,7 +4,8 @@
 --every 5 --epochs 40 --set n_models=5 --set batch_size=250`` trains the base phase in chunks
 of ``--every`` epochs and prints, after each chunk, the elapsed seconds, the averaged
 ensemble's ACC and every member's; then ``n_iter`` Kingdra iterations with their
-mini-clusters, pseudo-label coverage and precision. Writes the same as JSON to ``--out``
+mini-clusters, pseudo-label coverage and precision, and at the end the confusion matrix of
+the final clusters. Writes the same as JSON to ``--out``
 (default ``benchmarks/results/curve-<dataset>-<preset>-seed<S>.json``).
 """
 
@@ -18,6 +19,7 @@ from benchmarks.table2 import command_line, commit, load_xy, parse_sets, write_r
 from kingdra.config import KingdraConfig
 from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
+from kingdra.metrics import confusion
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             f"precision {record.get('pseudo_precision') or 0:.3f}",
             flush=True,
         )
+    matrix, classes, clusters = confusion(y, engine.labels_)
+    print("confusion at the end (rows: true classes; columns: clusters, best-matched order):")
+    print(matrix, flush=True)
     report = {
         "dataset": args.dataset,
         "n": int(len(y)),
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": revision,
         "command": command_line("benchmarks.learning_curve", argv),
         "readings": readings,
+        "confusion": {"matrix": matrix.tolist(), "classes": classes, "clusters": clusters},
     }
     write_report(report, args.out, f"curve-{args.dataset}-{args.preset}-seed{args.seed}.json")
     return 0

@@ -19,6 +19,7 @@ __all__ = [
     "ari",
     "best_mapping",
     "cluster_accuracy",
+    "confusion",
     "nmi",
     "pseudo_label_quality",
 ]
@@ -65,6 +66,31 @@ def best_mapping(y_true, y_pred) -> dict:
     pred_values, true_values, counts = _contingency(y_true, y_pred)
     rows, cols = linear_sum_assignment(counts, maximize=True)
     return {pred_values[r].item(): true_values[c].item() for r, c in zip(rows, cols, strict=True)}
+
+
+def confusion(y_true, y_pred) -> tuple[np.ndarray, list, list]:
+    """Confusion matrix with clusters ordered by the class they best map to (Hungarian).
+
+    Returns the matrix (classes x clusters), the class values and the cluster values;
+    clusters left without a class come last.
+
+    Examples
+    --------
+    >>> mat, classes, clusters = confusion([0, 0, 1, 1, 1], [7, 7, 5, 5, 7])
+    >>> mat.tolist(), classes, clusters
+    ([[2, 0], [1, 2]], [0, 1], [7, 5])
+    """
+    y_true, y_pred = _check_pair(y_true, y_pred)
+    classes = np.unique(y_true)
+    clusters = np.unique(y_pred)
+    ti = np.searchsorted(classes, y_true)
+    pi = np.searchsorted(clusters, y_pred)
+    mat = np.zeros((len(classes), len(clusters)), dtype=np.int64)
+    np.add.at(mat, (ti, pi), 1)
+    rows, cols = linear_sum_assignment(-mat)
+    order = list(cols[np.argsort(rows)])
+    order += [c for c in range(len(clusters)) if c not in order]
+    return mat[:, order], classes.tolist(), clusters[order].tolist()
 
 
 def cluster_accuracy(y_true, y_pred) -> float:

@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from kingdra.curation import describe
+from kingdra.metrics import confusion
 from kingdra.plots import confusion_figure, embedding_figure, merge_figure
 from kingdra.pseudo import pseudo_labels
 from kingdra.ui.clusters_view import (
-    confusion,
     embedding_hover,
     image_grid,
     labels_csv,

@@ -9,6 +9,7 @@ import pytest
 
 from kingdra.config import Thresholds
 from kingdra.graph import get_clusters
+from kingdra.metrics import confusion
 from kingdra.ui import clusters_view, graph_view, history_view
 from kingdra.ui.graph_view import build_graph_view, step_figure, summarize
 from kingdra.ui.layout import agreement_layout, aligned_votes, spring_layout
@@ -76,7 +77,7 @@ def test_image_grid_boxes_wrong_members_in_red():
 def test_confusion_orders_clusters_by_best_class():
     y = np.array([0, 0, 1, 1, 2, 2])
     pred = np.array([2, 2, 0, 0, 1, 1])
-    mat, classes, clusters = clusters_view.confusion(y, pred)
+    mat, classes, clusters = confusion(y, pred)
     assert classes == [0, 1, 2] and clusters == [2, 0, 1]
     assert np.array_equal(mat, 2 * np.eye(3, dtype=int))
     assert clusters_view.wrong_mask(np.array([0, 0, 1, 1]), np.array([5, 5, 5, -1])).tolist() == [

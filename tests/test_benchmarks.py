@@ -114,10 +114,14 @@ def test_learning_curve_reads_every_chunk_then_each_iteration(tmp_path):
     argv = ["--dataset", "digits", "--preset", "fast", "--every", "1", "--epochs", "2"]
     argv += ["--device", "cpu", "--out", str(out), *TINY]
     assert learning_curve.main(argv) == 0
-    readings = json.loads(out.read_text())["readings"]
+    report = json.loads(out.read_text())
+    readings = report["readings"]
     assert [r.get("epoch") for r in readings[:2]] == [1, 2]
     assert readings[2]["iteration"] == 1 and len(readings) == 3
     assert all(0.1 < r["acc"] <= 1.0 and len(r["member_acc"]) == 2 for r in readings)
+    matrix = np.array(report["confusion"]["matrix"])
+    assert matrix.shape[0] == 10 and matrix.sum() == 1797  # every digits row, once
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(readings[-1]["acc"], abs=1e-4)
 
 
 def test_table2_default_row_runs_autos_preset_for_the_data(tmp_path):

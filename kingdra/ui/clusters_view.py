@@ -1,4 +1,4 @@
-"""The Clusters page's work: sample grids, confusion matrix, exports, the merge table.
+"""The Clusters page's work: sample grids, exports, the merge table.
 
 Plain Python, no Streamlit: testable without a browser.
 """
@@ -11,27 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy.optimize import linear_sum_assignment
 from sklearn.feature_extraction.text import TfidfVectorizer
-
-
-def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, list[int], list[int]]:
-    """Confusion matrix with clusters ordered by the class they best map to (Hungarian).
-
-    Returns the matrix (classes x clusters), the class values and the cluster values.
-    """
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    classes = np.unique(y_true)
-    clusters = np.unique(y_pred)
-    ti = np.searchsorted(classes, y_true)
-    pi = np.searchsorted(clusters, y_pred)
-    mat = np.zeros((len(classes), len(clusters)), dtype=np.int64)
-    np.add.at(mat, (ti, pi), 1)
-    rows, cols = linear_sum_assignment(-mat)
-    order = list(cols[np.argsort(rows)])
-    order += [c for c in range(len(clusters)) if c not in order]
-    return mat[:, order], classes.tolist(), clusters[order].tolist()
 
 
 def wrong_mask(y_true: np.ndarray, groups: np.ndarray) -> np.ndarray:
