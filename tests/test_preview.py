@@ -244,3 +244,20 @@ def test_on_large_data_the_first_preview_comes_within_the_first_epoch(digits, mo
     plain = KingdraEngine(digits.X, config, y_eval=digits.y, device="cpu")
     plain.train_base()
     assert np.array_equal(plain.probs, session.engine.probs)
+
+
+def test_the_time_left_shows_from_the_first_batches():
+    """Before 1 % of a job is done its own rate says nothing yet; a one-call job (the base
+    ensemble) then shows the trainer's time left, measured from the second batch on."""
+    session = AppSession(sync=True)
+    board = session.runner.board
+    board.reset("base ensemble")
+    early = Progress("base", "batch", 1, 40, 3, 280, elapsed_s=1.5, eta_s=512.0)
+    session._callback(board, 0, 1, "base ensemble")(early)
+    assert board.snapshot().eta_s == 512.0
+    assert "left 8 min 32 s at the speed so far" in progress_text(board.snapshot())
+    session._callback(board, 0, 3, "iteration 1")(early)  # one part of three: not yet
+    assert board.snapshot().eta_s is None
+    unknown = Progress("base", "batch", 1, 40, 1, 280, elapsed_s=0.5, eta_s=float("nan"))
+    session._callback(board, 0, 1, "base ensemble")(unknown)
+    assert "estimating" in progress_text(board.snapshot())

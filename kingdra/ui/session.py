@@ -13,6 +13,7 @@ for the whole phase; :meth:`AppSession.views` gives the pages what to draw.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -333,10 +334,15 @@ class AppSession:
             logger.exception("the preview after %.2f base epochs failed", epochs_done)
 
     def _callback(self, board: ProgressBoard, part: int, n_parts: int, label: str):
+        started = board.snapshot().started_at  # the job's start (the board was reset for it)
+
         def callback(progress) -> None:
             loss = getattr(progress, "loss", None) or {}
             frac = progress_fraction(progress, part, n_parts)
-            elapsed = board.snapshot().started_at
+            eta = _eta(started, frac)
+            measured = getattr(progress, "eta_s", math.nan)  # the trainer's, from 2 batches on
+            if eta is None and n_parts == 1 and math.isfinite(measured):
+                eta = measured  # the job is this one call: its time left before 1 % is done
             board.update(
                 phase=f"{label} · {getattr(progress, 'phase', '')}",
                 epoch=int(getattr(progress, "epoch", 0)),
@@ -344,8 +350,8 @@ class AppSession:
                 batch=int(getattr(progress, "batch", 0)),
                 n_batches=int(getattr(progress, "n_batches", 0)),
                 fraction=frac,
-                elapsed_s=_elapsed(elapsed),
-                eta_s=_eta(elapsed, frac),
+                elapsed_s=_elapsed(started),
+                eta_s=eta,
             )
             if loss and getattr(progress, "event", "batch") == "batch":
                 board.add_loss(loss)
