@@ -162,3 +162,19 @@ def test_bench_epoch_saves_the_synthetic_text_with_its_topics(tmp_path):
     assert np.array_equal(data["X"], bench_epoch.synthetic_text())
     topics = [data["X"][data["y"] == c].mean(axis=0).argsort()[-5:] for c in range(2)]
     assert not set(topics[0]) & set(topics[1])  # each topic's own words lead
+
+
+def test_pairs_scores_every_baseline_on_the_rows_of_each_pair(tmp_path):
+    from benchmarks import pairs
+
+    assert pairs.parse_pairs("4-9, 3-5") == [(4, 9), (3, 5)]
+    for bad in ("4", "4-4", "a-b", "4-9,"):
+        with pytest.raises(ValueError, match="class pairs like 4-9"):
+            pairs.parse_pairs(bad)
+    out = tmp_path / "pairs.json"
+    argv = ["--dataset", "digits", "--pairs", "0-1", "--baselines", "kmeans,agglomerative"]
+    assert pairs.main([*argv, "--out", str(out)]) == 0
+    (result,) = json.loads(out.read_text())["pairs"]
+    assert result["pair"] == [0, 1] and result["n"] == 178 + 182
+    assert set(result["acc"]) == {"kmeans", "agglomerative"}
+    assert result["acc"]["kmeans"] > 0.9  # 0 and 1 are far apart in digits' pixels
