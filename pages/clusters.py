@@ -23,20 +23,10 @@ from kingdra.ui.curation_view import curation_table, parse_rows, rows_text
 from kingdra.ui.graph_view import chart_selection, cluster_membership, run_algorithm
 from kingdra.ui.layout import umap_layout
 from kingdra.ui.overclustering import FineClusters
-from kingdra.ui.train_view import newer_view, preview_text
-from kingdra.ui.widgets import get_session, need_training
+from kingdra.ui.widgets import get_session, need_training, preview_note
 
 session = get_session()
 st.title("Clusters")
-
-
-@st.fragment(run_every=2.0)
-def preview_note(shown) -> None:
-    """Over a preview: what it is, and a button once a newer one (or the base) is ready."""
-    st.info(preview_text(shown))
-    label = newer_view(session.views(), shown)
-    if label and st.button(label, key="clusters_preview_newer"):
-        st.rerun()
 
 
 views = session.views()  # the finished steps, or the base phase's preview while it trains
@@ -61,7 +51,7 @@ source = (
     "training**"
 )
 if snap.is_preview:
-    preview_note(snap)
+    preview_note(session, snap, "clusters_preview_newer")
 st.caption(
     f"{snap.title[0].upper()}{snap.title[1:]}; "
     f"mini-clusters with t_pos={th.t_pos}, t_neg={th.t_neg}, at most {th.k} of them"

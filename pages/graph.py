@@ -23,23 +23,25 @@ from kingdra.ui.overclustering import FineClusters
 from kingdra.ui.pseudocode import algorithm1_lines, pseudocode_html
 from kingdra.ui.snapshot_graph import LAYOUT_HELP, LAYOUTS, SnapshotGraph, spring_limit
 from kingdra.ui.why_view import explain_node
-from kingdra.ui.widgets import get_session, need_training
+from kingdra.ui.widgets import get_session, need_training, preview_note
 
 session = get_session()
 st.title("Agreement graph and mini-clusters")
-if need_training(session, "the graph"):
+snapshots = session.views()  # the finished steps, or the base phase's preview while it trains
+if not snapshots and need_training(session, "the graph"):
     st.stop()
 
 ds = session.dataset
-snapshots = session.snapshots
 choice = st.selectbox(
     "Predictions of",
     range(len(snapshots)),
     index=len(snapshots) - 1,
-    format_func=lambda i: graph_panel.snapshot_name(snapshots[i].iteration),
+    format_func=lambda i: snapshots[i].title,
     key="graph_snapshot",
 )
 snap = snapshots[choice]
+if snap.is_preview:
+    preview_note(session, snap, "graph_preview_newer")
 n, m = snap.member_labels.shape
 # With over-clustering Algorithm 1 wants one mini-cluster per fine cluster: said as such,
 # so the user's k (n_clusters) is the only k on the page.
@@ -126,6 +128,11 @@ def show_selection(event, view, thresholds) -> None:
 def curate_selection(ids: list[int], view, thresholds) -> None:
     """The selection as an edit of the next iteration's mini-clusters (as on Clusters)."""
     applied = session.current_thresholds()
+    if snap.is_preview:
+        st.caption(
+            "Selections become edits of the mini-clusters once the base ensemble is trained."
+        )
+        return
     if choice != len(snapshots) - 1 or not graph_panel.same_thresholds(applied, thresholds):
         st.caption(
             "To make the selection a pseudo-label group or drop it from one: show the latest "

@@ -19,9 +19,8 @@ from kingdra.ui.train_view import (
     preview_text,
     progress_text,
 )
-from kingdra.ui.widgets import DATA_PAGE, device_options, get_session
+from kingdra.ui.widgets import CLUSTERS_PAGE, DATA_PAGE, GRAPH_PAGE, device_options, get_session
 
-CLUSTERS_PAGE = "pages/clusters.py"
 BASE_NAMES = {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot", "imsat": "IMSAT"}
 
 
@@ -200,12 +199,16 @@ def progress_panel() -> None:
         preview = session.preview
         if preview is not None:
             st.info(preview_text(preview))
-            st.page_link(CLUSTERS_PAGE, label="See it on Clusters", icon=":material/grid_view:")
+            links = st.columns(2)
+            links[0].page_link(
+                CLUSTERS_PAGE, label="See it on Clusters", icon=":material/grid_view:"
+            )
+            links[1].page_link(GRAPH_PAGE, label="See it on Graph", icon=":material/hub:")
         elif snap.job == "base ensemble":
             st.caption(
                 f"A first view of the predictions comes after 2 epochs or {FIRST_PREVIEW_S:g} s "
                 "of training, whichever is sooner, then every tenth of the epochs, on the "
-                "Clusters page."
+                "Clusters and Graph pages."
             )
     elif snap.status == "done":
         st.success(f"{snap.message} in {fmt_seconds(snap.finished_at - snap.started_at)}.")

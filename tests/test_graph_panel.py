@@ -73,4 +73,3 @@ def test_mini_clusters_download_keeps_the_setting():
         "iteration": 1,
     }
     assert graph_panel.frames_name(View, 1) == "algorithm1-it1-tpos4-tneg3"
-    assert graph_panel.snapshot_name(0) == "base ensemble"

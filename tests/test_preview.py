@@ -1,8 +1,9 @@
 """A first look while the base ensemble trains: previews every few epochs, same run at the end.
 
 The app's worker publishes the ensemble's predictions after 2 epochs (or 20 s) and then every
-tenth of the epochs (:class:`kingdra.ui.runner.PreviewSchedule`); the Clusters and Train pages show
-the latest one, and the run's final predictions are those of a run without previews.
+tenth of the epochs (:class:`kingdra.ui.runner.PreviewSchedule`); the Train, Graph and Clusters
+pages show the latest one (History waits for the base), and the run's final predictions are those
+of a run without previews.
 """
 
 from __future__ import annotations
@@ -187,6 +188,9 @@ def test_train_and_clusters_pages_show_the_preview(digits, monkeypatch):
         assert not at.exception, [e.value for e in at.exception]
         info = " ".join(i.value for i in at.info)
         assert "Preview after 2 of 6 epochs" in info and "ACC" in info
+        links = {link.proto.label: link.proto.page for link in at.get("page_link")}
+        assert links["See it on Clusters"] == "clusters"
+        assert links["See it on Graph"] == "graph"
         (bar,) = at.get("progress")
         assert "epoch 2/6" in bar.proto.text and "left " in bar.proto.text
         # The time promises name their data, machine and load (issue 16 item 10).
@@ -205,6 +209,40 @@ def test_train_and_clusters_pages_show_the_preview(digits, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert at.caption[0].value.startswith("Base ensemble; ")
     assert not any("Preview" in i.value for i in at.info)
+
+
+def test_graph_page_shows_the_preview(digits):
+    session, release = _paused_after_first_preview(digits)
+    try:
+        at = _app_with(session).switch_page("pages/graph.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert "Preview after 2 of 6 epochs" in " ".join(i.value for i in at.info)
+        options = at.selectbox(key="graph_snapshot").options
+        assert len(options) == 1 and options[0].startswith("preview after 2 of 6 epochs")
+        at.slider(key="graph_t_pos").set_value(2).run()
+        assert not at.exception, [e.value for e in at.exception]
+    finally:
+        release()
+    at = at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="graph_snapshot").options == ["base ensemble"]
+    assert not any("Preview" in i.value for i in at.info)
+
+
+def test_the_history_page_waits_for_the_base_over_a_preview(digits):
+    """History lists trained steps: over a preview it says the base is training."""
+    session, release = _paused_after_first_preview(digits)
+    try:
+        at = _app_with(session).switch_page("pages/history.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        info = " ".join(i.value for i in at.info)
+        assert "appears when the base ensemble is done" in info and "Preview" not in info
+    finally:
+        release()
+    at = at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.dataframe) >= 1  # the history table of the trained base ensemble
+    assert not any("Training is running" in i.value for i in at.info)
 
 
 def test_the_time_left_says_what_it_rests_on():

@@ -18,11 +18,6 @@ from kingdra.ui.graph_view import GraphView, Summary, mini_clusters_json
 from kingdra.ui.overclustering import FineClusters
 
 
-def snapshot_name(iteration: int) -> str:
-    """``iteration i``, or ``base ensemble`` for 0."""
-    return f"iteration {iteration}" if iteration else "base ensemble"
-
-
 def k_slider(fine: FineClusters) -> tuple[str, str | None]:
     """Label and help of the mini-clusters slider: its k is not the user's k when over-clustering."""
     if fine:

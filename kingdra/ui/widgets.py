@@ -9,11 +9,14 @@ import streamlit as st
 from kingdra.data import load
 from kingdra.data import load_upload as load_bytes
 from kingdra.device import available_devices, device_description
-from kingdra.ui.session import AppSession
+from kingdra.ui.session import AppSession, Snapshot
+from kingdra.ui.train_view import newer_view, preview_text
 
 SESSION_KEY = "kingdra_session"
 DEFAULT_DATASET = "digits"
 TRAIN_PAGE = "pages/train.py"
+GRAPH_PAGE = "pages/graph.py"
+CLUSTERS_PAGE = "pages/clusters.py"
 DATA_PAGE = "pages/data.py"
 
 
@@ -113,3 +116,13 @@ def need_training(session: AppSession, what: str) -> bool:
         st.warning(f"Nothing trained yet: train the base ensemble first to see {what}.")
     st.page_link(TRAIN_PAGE, label="Go to Train", icon=":material/model_training:")
     return True
+
+
+@st.fragment(run_every=2.0)
+def preview_note(session: AppSession, shown: Snapshot, key: str) -> None:
+    """Over a preview: what it is, and a button (``key``) once a newer one, or the trained
+    base ensemble, is ready; the page shows it on a click. Polls every 2 s by itself."""
+    st.info(preview_text(shown))
+    label = newer_view(session.views(), shown)
+    if label and st.button(label, key=key):
+        st.rerun()
