@@ -11,9 +11,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from kingdra.curation import describe
+
 __all__ = [
     "cluster_name_column",
     "curation_table",
+    "edits_list",
     "parse_rows",
     "rows_text",
     "selection_holders",
@@ -42,6 +45,15 @@ def parse_rows(text: str) -> list[int]:
     if not rows:
         raise ValueError("no rows given: select points on the UMAP or type row numbers")
     return sorted(rows)
+
+
+def edits_list(edits: Sequence[dict]) -> str:
+    """The pending edits as a numbered Markdown list, in words (:func:`kingdra.curation.describe`).
+
+    >>> edits_list([{"op": "reject", "cluster": 2}])
+    '1. reject mini-cluster 2'
+    """
+    return "\n".join(f"{k + 1}. {describe(e)}" for k, e in enumerate(edits))
 
 
 def rows_text(ids: Sequence[int]) -> str:
