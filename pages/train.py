@@ -4,24 +4,22 @@ import os
 
 import streamlit as st
 
-from kingdra.config import AUTO, PRESET_NAMES, KingdraConfig, describe_auto, resolve_preset
+from kingdra.config import AUTO, PRESET_NAMES, resolve_preset
 from kingdra.plots import loss_curves_figure
-from kingdra.ui.overclustering import FineClusters
-from kingdra.ui.runner import FIRST_PREVIEW_S
+from kingdra.ui import train_view
 from kingdra.ui.session import DEFAULTS_ENV
 from kingdra.ui.train_view import (
+    BASE_NAMES,
     FIELDS,
+    FIRST_PREVIEW_NOTE,
     config_from_form,
     env_overrides,
-    fmt_seconds,
     form_fields,
     form_values,
     preview_text,
     progress_text,
 )
 from kingdra.ui.widgets import CLUSTERS_PAGE, DATA_PAGE, GRAPH_PAGE, device_options, get_session
-
-BASE_NAMES = {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot", "imsat": "IMSAT"}
 
 
 def environment() -> dict:
@@ -36,8 +34,7 @@ def fill_form(preset: str, config=None) -> None:
     """Put the preset's values (or the current run's, when given) into the form's widgets."""
     for key, value in form_values(preset, environment(), config).items():
         st.session_state[f"train_{key}"] = value
-    base = config.base if config is not None else environment().get("base")
-    st.session_state["train_base_model"] = base or KingdraConfig.from_preset(preset).base
+    st.session_state["train_base_model"] = train_view.form_base(preset, environment(), config)
 
 
 def widget(container, field) -> None:
@@ -45,15 +42,7 @@ def widget(container, field) -> None:
     if field.kind is tuple:
         container.text_input(field.label, key=field.key, help=field.help)
         return
-    number = float if field.kind is float else int
-    container.number_input(
-        field.label,
-        min_value=None if field.low is None else number(field.low),
-        max_value=None if field.high is None else number(field.high),
-        format="%g" if field.kind is float else "%d",
-        key=field.key,
-        help=field.help,
-    )
+    container.number_input(field.label, key=field.key, help=field.help, **field.number_input)
 
 
 session = get_session()
@@ -71,17 +60,8 @@ choice = st.selectbox(
     PRESET_NAMES,
     index=PRESET_NAMES.index(AUTO),
     key="train_preset",
-    format_func=lambda name: (
-        f"auto: {resolve_preset(name, n_rows)} for {n_rows:,} rows" if name == AUTO else name
-    ),
-    help=f"auto: the preset measured best for the data's size ({describe_auto()}). fast: "
-    "small ladder networks with the neighbour term and over-clustering (digits: base ensemble "
-    "30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside other jobs; the "
-    "progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
-    "self-augmentation; MNIST-5k: base ensemble 5 min 7 s, ACC 87 %, with a first preview of "
-    "its clusters after 11 s, ACC 65 %, on the same CPU at load 3-4, one torch thread); "
-    "imsat-large: 5 of them at batch 250, for tens of thousands of rows; paper: the authors' "
-    "numbers, much slower. Accuracy and time per data set: docs/benchmarks.md.".replace("``", ""),
+    format_func=lambda name: train_view.preset_label(name, n_rows),
+    help=train_view.preset_help(),
 )
 preset = resolve_preset(choice, n_rows)
 if st.session_state.get("_train_filled") != preset:
@@ -96,13 +76,12 @@ elif "train_n_models" not in st.session_state:
 data_token = f"{session.dataset_key}:{id(ds)}"
 if st.session_state.get("_train_k_for") != data_token:
     st.session_state["_train_k_for"] = data_token
-    if session.config is not None:
-        st.session_state["_train_k_value"] = int(session.config.n_clusters)
-    elif ds.n_classes:
-        st.session_state["_train_k_value"] = min(max(int(ds.n_classes), 2), 1000)
+    k = train_view.suggested_k(session.config, ds.n_classes)
+    if k is not None:
+        st.session_state["_train_k_value"] = k
     st.session_state.pop("train_k", None)
 if "train_k" not in st.session_state:
-    default_k = session.config.n_clusters if session.config is not None else 10
+    default_k = train_view.suggested_k(session.config, None) or 10
     st.session_state["train_k"] = st.session_state.get("_train_k_value", default_k)
 
 fields = {f.name: f for f in form_fields()}
@@ -167,32 +146,18 @@ if b4.button("Stop", key="train_stop", disabled=not session.runner.is_running())
     st.toast("Stopping after the current batch…")
 
 if session.trained:
-    th = session.current_thresholds()
-    cfg = session.config
-    fine = FineClusters.of(cfg).note
-    st.caption(
-        f"k = {cfg.n_clusters} clusters. Next iterations use t_pos={th.t_pos}, "
-        f"t_neg={th.t_neg}, {th.k} mini-clusters{f' ({fine})' if fine else ''}, "
-        f"min_confidence={th.min_confidence:.2f} (set them on the Graph page)."
-    )
-    if session.pending_edits():
-        st.caption(
-            f"The next iteration trains on mini-clusters with {len(session.pending_edits())} "
-            "edit(s) of yours (Clusters page)."
-        )
+    st.caption(train_view.next_iterations_caption(session.config, session.current_thresholds()))
+    edits = train_view.edits_caption(len(session.pending_edits()))
+    if edits:
+        st.caption(edits)
 
 
 @st.fragment(run_every=1.0 if session.runner.is_running() else None)
 def progress_panel() -> None:
     snap = session.runner.snapshot()
     if snap.status == "idle":
-        if session.trained:
-            st.info(
-                f"Run state: {session.run_state()} ({ds.name}). Run more iterations, or "
-                "train a new base ensemble."
-            )
-        else:
-            st.info("Not trained yet: set the parameters and press **Train base ensemble**.")
+        state = session.run_state() if session.trained else None
+        st.info(train_view.idle_text(state, ds.name))
         return
     if snap.running:
         st.progress(snap.fraction, text=progress_text(snap))
@@ -205,16 +170,11 @@ def progress_panel() -> None:
             )
             links[1].page_link(GRAPH_PAGE, label="See it on Graph", icon=":material/hub:")
         elif snap.job == "base ensemble":
-            st.caption(
-                f"A first view of the predictions comes after 2 epochs or {FIRST_PREVIEW_S:g} s "
-                "of training, whichever is sooner, then every tenth of the epochs, on the "
-                "Clusters and Graph pages."
-            )
+            st.caption(FIRST_PREVIEW_NOTE)
     elif snap.status == "done":
-        st.success(f"{snap.message} in {fmt_seconds(snap.finished_at - snap.started_at)}.")
+        st.success(train_view.done_text(snap))
     elif snap.status == "stopped":
-        kept = "The last finished step is kept." if session.trained else "Nothing is kept."
-        st.warning(f"Training {snap.message}. {kept}")
+        st.warning(train_view.stopped_text(snap, session.trained))
     elif snap.status == "error":
         st.error(f"Training failed: {snap.error}")
     if snap.losses:
@@ -227,35 +187,26 @@ def progress_panel() -> None:
 
 progress_panel()
 
-if session.engine is not None and session.engine.history:
-    last = session.engine.history[-1] if not running else None
-    if last and last.get("acc") is not None:
-        st.caption(
-            f"Iteration {last['iteration']}: ACC {last['acc']:.3f}, NMI {last['nmi']:.3f} "
-            "(labels used for evaluation only)."
-        )
+if session.engine is not None and not running:
+    record = train_view.record_caption(session.engine.history)
+    if record:
+        st.caption(record)
 
 st.subheader("Checkpoint")
 c1, c2 = st.columns(2)
 with c1:
-    if session.trained and not running:
+    note = train_view.checkpoint_note(session.trained, running, session.run_state(finished=True))
+    if note:
+        st.caption(note)
+    else:
         st.download_button(
             "Download checkpoint",
             data=session.checkpoint_bytes,  # built on click, not on every rerun
-            file_name=f"kingdra-{ds.name}-it{session.latest.iteration}.safetensors",
+            file_name=train_view.checkpoint_name(ds.name, session.latest.iteration),
             mime="application/octet-stream",
             on_click="ignore",
             key="train_ckpt_download",
         )
-    elif running and session.trained:
-        st.caption(
-            f"Training runs: the checkpoint (now at {session.run_state(finished=True)}) can be "
-            "downloaded once the job finishes or is stopped."
-        )
-    elif running:
-        st.caption("Training runs: a checkpoint can be downloaded once the base ensemble is done.")
-    else:
-        st.caption("A checkpoint can be downloaded once something is trained.")
 with c2:
     up = st.file_uploader("Resume from a checkpoint", key="train_ckpt_upload")
     if up is not None and st.button("Load checkpoint", key="train_ckpt_load", disabled=running):

@@ -1,5 +1,5 @@
-"""The Train page's work: its form, built from the config's metadata, the progress text, and
-what the pages say over a preview of the base ensemble.
+"""The Train page's work: its form, built from the config's metadata, the progress and run
+texts, and what the pages say over a preview of the base ensemble.
 
 The form has one widget per :class:`~kingdra.config.KingdraConfig` field declared with
 ``app=True`` (:func:`kingdra.config.setting`), with that field's label, range and help, so
@@ -12,9 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kingdra.config import KingdraConfig, field_kind, settings
+from kingdra.config import AUTO, KingdraConfig, describe_auto, field_kind, resolve_preset, settings
+from kingdra.ui.overclustering import FineClusters
+from kingdra.ui.runner import FIRST_PREVIEW_S
 
 TOP_ROW = ("n_clusters", "n_models", "base")  # always visible; the rest under "Advanced"
+BASE_NAMES = {"ladder-im": "Ladder-IM", "ladder-dot": "Ladder-Dot", "imsat": "IMSAT"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,16 @@ class FormField:
     @property
     def key(self) -> str:
         return "train_k" if self.name == "n_clusters" else f"train_{self.name}"
+
+    @property
+    def number_input(self) -> dict[str, Any]:
+        """``st.number_input``'s range and format for a number field."""
+        number = float if self.kind is float else int
+        return {
+            "min_value": None if self.low is None else number(self.low),
+            "max_value": None if self.high is None else number(self.high),
+            "format": "%g" if self.kind is float else "%d",
+        }
 
 
 def form_fields() -> list[FormField]:
@@ -107,6 +120,123 @@ def config_from_form(
     return KingdraConfig.from_preset(
         preset, n_clusters=int(n_clusters), base=base, hidden=hidden, **extra
     )
+
+
+def preset_label(name: str, n_rows: int) -> str:
+    """The preset box's entry: ``auto`` says what it picks for these rows."""
+    return f"auto: {resolve_preset(name, n_rows)} for {n_rows:,} rows" if name == AUTO else name
+
+
+def preset_help() -> str:
+    """The preset box's help: what each preset is, with measured times and their machine."""
+    auto = describe_auto().replace("``", "")  # its names are quoted reST-style
+    return (
+        f"auto: the preset measured best for the data's size ({auto}). fast: "
+        "small ladder networks with the neighbour term and over-clustering (digits: base "
+        "ensemble 30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside other "
+        "jobs; the progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
+        "self-augmentation; MNIST-5k: base ensemble 5 min 7 s, ACC 87 %, with a first preview "
+        "of its clusters after 11 s, ACC 65 %, on the same CPU at load 3-4, one torch thread); "
+        "imsat-large: 5 of them at batch 250, for tens of thousands of rows; paper: the "
+        "authors' numbers, much slower. Accuracy and time per data set: docs/benchmarks.md."
+    )
+
+
+def form_base(preset: str, env: dict[str, Any], config: KingdraConfig | None = None) -> str:
+    """The base radio's value: a run's own, else the environment's, else the preset's."""
+    base = config.base if config is not None else env.get("base")
+    return base or KingdraConfig.from_preset(preset).base
+
+
+def suggested_k(config: KingdraConfig | None, n_classes: int | None) -> int | None:
+    """k for new data: the k of its run (a restored one), else its number of classes when
+    known (2 to 1000), else None (what the user set last stays)."""
+    if config is not None:
+        return int(config.n_clusters)
+    if n_classes:
+        return min(max(int(n_classes), 2), 1000)
+    return None
+
+
+def next_iterations_caption(config: KingdraConfig, thresholds) -> str:
+    """What the next iterations use: k, the thresholds and the gate (set on the Graph page)."""
+    fine = FineClusters.of(config).note
+    th = thresholds
+    return (
+        f"k = {config.n_clusters} clusters. Next iterations use t_pos={th.t_pos}, "
+        f"t_neg={th.t_neg}, {th.k} mini-clusters{f' ({fine})' if fine else ''}, "
+        f"min_confidence={th.min_confidence:.2f} (set them on the Graph page)."
+    )
+
+
+def edits_caption(n_edits: int) -> str:
+    """That the next iteration trains on edited mini-clusters, or "" without edits."""
+    if not n_edits:
+        return ""
+    return (
+        f"The next iteration trains on mini-clusters with {n_edits} edit(s) of yours "
+        "(Clusters page)."
+    )
+
+
+def idle_text(run_state: str | None, dataset_name: str) -> str:
+    """The progress panel before any job: ``run_state`` of a trained run, else None."""
+    if run_state is None:
+        return "Not trained yet: set the parameters and press **Train base ensemble**."
+    return (
+        f"Run state: {run_state} ({dataset_name}). Run more iterations, or train a new base "
+        "ensemble."
+    )
+
+
+#: The progress panel while the base ensemble trains, before its first preview.
+FIRST_PREVIEW_NOTE = (
+    f"A first view of the predictions comes after 2 epochs or {FIRST_PREVIEW_S:g} s of "
+    "training, whichever is sooner, then every tenth of the epochs, on the Clusters and Graph "
+    "pages."
+)
+
+
+def done_text(snap) -> str:
+    """A finished job (:class:`~kingdra.ui.runner.ProgressSnapshot`) and how long it took."""
+    return f"{snap.message} in {fmt_seconds(snap.finished_at - snap.started_at)}."
+
+
+def stopped_text(snap, trained: bool) -> str:
+    """A stopped job, and what is kept of the run."""
+    kept = "The last finished step is kept." if trained else "Nothing is kept."
+    return f"Training {snap.message}. {kept}"
+
+
+def record_caption(history: list[dict]) -> str:
+    """The last record's ACC and NMI, or "" when it has none (no labels)."""
+    last = history[-1] if history else None
+    if not last or last.get("acc") is None:
+        return ""
+    return (
+        f"Iteration {last['iteration']}: ACC {last['acc']:.3f}, NMI {last['nmi']:.3f} "
+        "(labels used for evaluation only)."
+    )
+
+
+def checkpoint_note(trained: bool, running: bool, finished_state: str) -> str:
+    """Why no checkpoint can be downloaded now ("" when one can): ``finished_state`` is the
+    run's last finished step (:meth:`~kingdra.ui.session.AppSession.run_state`)."""
+    if trained and not running:
+        return ""
+    if running and trained:
+        return (
+            f"Training runs: the checkpoint (now at {finished_state}) can be downloaded once "
+            "the job finishes or is stopped."
+        )
+    if running:
+        return "Training runs: a checkpoint can be downloaded once the base ensemble is done."
+    return "A checkpoint can be downloaded once something is trained."
+
+
+def checkpoint_name(dataset_name: str, iteration: int) -> str:
+    """The checkpoint's file name."""
+    return f"kingdra-{dataset_name}-it{iteration}.safetensors"
 
 
 def fmt_seconds(s: float | None) -> str:
