@@ -587,9 +587,9 @@ PRESETS["imsat"] = dict(
 
 PRESETS["imsat-large"] = dict(
     PRESETS["imsat"],
-    # Full MNIST (70,000) on the 2-core CPU, seeds 0 / 1: 98.7 / 98.7 % in 1,605 / 1,030 s
-    # (benchmarks/results/curve-mnist-imsat-seed*.json); 10 members at batch 100 would take
-    # about 4x as long.
+    # Full MNIST (70,000) on the 2-core CPU, seeds 0 / 1 / 2: 98.7 / 98.7 / 98.5 % in 1,605 /
+    # 1,030 / 1,676 s (benchmarks/results/curve-mnist-imsat*-seed*.json); 10 members at
+    # batch 100 would take about 4x as long.
     n_models=5,
     overcluster=1,  # as measured; over-clustering is not measured on full MNIST
     batch_size=250,  # IMSAT's
@@ -604,7 +604,7 @@ AUTO = "auto"
 #: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
 #: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.1 ± 0.7 % against
 #: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat`` 87.9 ± 0.5 (seeds 0-4) against ``fast``
-#: 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 / 98.7 in 17-27 minutes. The bounds lie
+#: 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 / 98.7 / 98.5 in 17-28 minutes. The bounds lie
 #: between the sizes measured: 3,000 between 1,797 and 5,000; 20,000 where ``imsat`` (4.9
 #: minutes on MNIST-5k, idle) would take about 20 minutes and ``imsat-large`` a quarter.
 AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
