@@ -62,7 +62,6 @@ def test_imsat_large_is_imsat_with_fewer_members_and_bigger_batches():
         "batch_size",
         "epochs_base",
         "epochs_iter",
-        "n_iter",
         "overcluster",
     }
     assert (large.n_models, large.batch_size, large.overcluster) == (5, 250, 1)
