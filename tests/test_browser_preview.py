@@ -36,7 +36,10 @@ def test_previews_while_the_base_trains_then_the_base(page):  # noqa: F811
     page.wait_for_selector("text=/Preview after \\d+ of 120 epochs/")
     first = _caption(page)
     assert re.match(r"Preview after \d+ of 120 epochs \(ACC \d", first), first
-    assert page.locator("text=Curation opens once the base ensemble is trained").count() == 1
+    # Drawn below the caption, later in the same script run: wait for it, don't count at once.
+    page.locator("text=Curation opens once the base ensemble is trained").first.wait_for(
+        timeout=30_000
+    )
     page.screenshot(path=str(ARTIFACTS / "preview-clusters.png"), full_page=True)
     # The page polls: a newer preview is offered, and shown on a click.
     newer = page.locator(".st-key-clusters_preview_newer button")
