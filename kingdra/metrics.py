@@ -81,13 +81,9 @@ def confusion(y_true, y_pred) -> tuple[np.ndarray, list, list]:
     ([[2, 0], [1, 2]], [0, 1], [7, 5])
     """
     y_true, y_pred = _check_pair(y_true, y_pred)
-    classes = np.unique(y_true)
-    clusters = np.unique(y_pred)
-    ti = np.searchsorted(classes, y_true)
-    pi = np.searchsorted(clusters, y_pred)
-    mat = np.zeros((len(classes), len(clusters)), dtype=np.int64)
-    np.add.at(mat, (ti, pi), 1)
-    rows, cols = linear_sum_assignment(-mat)
+    clusters, classes, counts = _contingency(y_true, y_pred)
+    mat = counts.T  # classes x clusters
+    rows, cols = linear_sum_assignment(mat, maximize=True)
     order = list(cols[np.argsort(rows)])
     order += [c for c in range(len(clusters)) if c not in order]
     return mat[:, order], classes.tolist(), clusters[order].tolist()
