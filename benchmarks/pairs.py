@@ -41,12 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     which = tuple(name.strip() for name in args.baselines.split(",") if name.strip())
+    unknown = sorted(set(which) - set(BASELINES))
+    if unknown or not which:
+        parser.error(f"--baselines takes some of {', '.join(BASELINES)}; got {args.baselines!r}")
+    try:
+        pairs = parse_pairs(args.pairs)
+    except ValueError as err:
+        parser.error(str(err))
     X, y = load_xy(args.dataset, args.data_dir)
+    missing = sorted({c for pair in pairs for c in pair} - set(np.unique(y).tolist()))
+    if missing:
+        parser.error(f"{args.dataset} has no rows of class {', '.join(map(str, missing))}")
     results = []
-    for a, b in parse_pairs(args.pairs):
+    for a, b in pairs:
         rows = np.flatnonzero((y == a) | (y == b))
-        if not len(rows):
-            raise ValueError(f"{args.dataset} has no rows of class {a} or {b}")
         scores = run_baselines(X[rows], 2, y=y[rows], which=which, random_state=args.seed)
         acc = {s["name"]: s.get("acc") for s in scores}
         results.append({"pair": [a, b], "n": int(len(rows)), "acc": acc})

@@ -164,7 +164,7 @@ def test_bench_epoch_saves_the_synthetic_text_with_its_topics(tmp_path):
     assert not set(topics[0]) & set(topics[1])  # each topic's own words lead
 
 
-def test_pairs_scores_every_baseline_on_the_rows_of_each_pair(tmp_path):
+def test_pairs_scores_every_baseline_on_the_rows_of_each_pair(tmp_path, capsys):
     from benchmarks import pairs
 
     assert pairs.parse_pairs("4-9, 3-5") == [(4, 9), (3, 5)]
@@ -178,3 +178,12 @@ def test_pairs_scores_every_baseline_on_the_rows_of_each_pair(tmp_path):
     assert result["pair"] == [0, 1] and result["n"] == 178 + 182
     assert set(result["acc"]) == {"kmeans", "agglomerative"}
     assert result["acc"]["kmeans"] > 0.9  # 0 and 1 are far apart in digits' pixels
+    bad_args = {
+        "--pairs takes class pairs like 4-9": ["--pairs", "4"],
+        "digits has no rows of class 42": ["--pairs", "0-42"],
+        "--baselines takes some of kmeans": ["--baselines", "kmeans,dbscan"],
+    }
+    for message, bad in bad_args.items():
+        with pytest.raises(SystemExit):  # argparse's error, before any baseline runs
+            pairs.main(["--dataset", "digits", "--out", str(out), *bad])
+        assert message in capsys.readouterr().err
