@@ -12,6 +12,10 @@ Parts:
   (without): a node leaves the graph with a picked mini-cluster unless two members or more
   disagree, as in the authors' code, instead of unless every member agrees with the anchor.
 - ``gate``: the authors' anchor gate ``min_confidence = 0.9`` (with) against none (without).
+- ``balanced``: pseudo-labelled rows drawn class-balanced, round robin over each member's
+  pseudo-classes as in the authors' release (with), against drawn uniformly from all
+  pseudo-labelled rows, so each class comes in proportion to its mini-cluster's size
+  (without).
 
 Writes ``benchmarks/results/ablation-<part>-<dataset>-<preset>.json`` as ``{"part", "dataset",
 "preset", "n", "device", "commit", "seeds", "with": [acc per seed], "without": [...],
@@ -25,6 +29,7 @@ import logging
 import time
 
 import numpy as np
+import torch
 
 from benchmarks.table2 import command_line, commit, load_xy, parse_sets, seed_list, write_report
 from kingdra.checkpoint import run_from_bytes, run_to_bytes
@@ -42,8 +47,29 @@ def _set_gate(engine: KingdraEngine, on: bool) -> None:
     engine.min_confidence = 0.9 if on else 0.0
 
 
+def _uniform_indices(trainer, pseudo: np.ndarray, total: int) -> torch.Tensor:
+    """(m, total) pseudo-labelled rows of each member in shuffled order, repeated as needed."""
+    rows = []
+    for j in range(pseudo.shape[1]):
+        labelled = torch.from_numpy(np.flatnonzero(pseudo[:, j] >= 0))
+        if len(labelled) == 0:  # as the round robin does: rows whose targets are -1
+            labelled = torch.from_numpy(np.flatnonzero(pseudo[:, j] < 0)[:1])
+        reps = -(-total // len(labelled))
+        keys = torch.rand(reps, len(labelled), generator=trainer.cpu_gen)
+        rows.append(labelled[keys.argsort(dim=1)].reshape(-1)[:total])
+    return torch.stack(rows)
+
+
+def _set_balanced(engine: KingdraEngine, on: bool) -> None:
+    trainer = engine.trainer
+    if on:
+        trainer.__dict__.pop("balanced_indices", None)  # the trainer's own round robin
+    else:
+        trainer.balanced_indices = lambda pseudo, total: _uniform_indices(trainer, pseudo, total)
+
+
 #: part -> function(engine, on) that switches it on or off for the iterations.
-PARTS = {"t_neg": _set_t_neg, "gate": _set_gate}
+PARTS = {"t_neg": _set_t_neg, "gate": _set_gate, "balanced": _set_balanced}
 
 KEYS = (
     "iteration",

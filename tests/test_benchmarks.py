@@ -77,7 +77,7 @@ def test_table2_command_line_is_recorded_from_sys_argv(monkeypatch):
     assert command == "python -m benchmarks.table2 --dataset digits --seeds 1"
 
 
-@pytest.mark.parametrize("part", ["t_neg", "gate"])
+@pytest.mark.parametrize("part", ["t_neg", "gate", "balanced"])
 def test_ablation_runs_both_branches_from_one_base(tmp_path, part):
     from benchmarks import ablation
 
@@ -90,10 +90,31 @@ def test_ablation_runs_both_branches_from_one_base(tmp_path, part):
     first = {name: report["iterations"][name]["0"][0] for name in ("with", "without")}
     if part == "t_neg":
         assert (first["with"]["t_neg"], first["without"]["t_neg"]) == (2, 3)
-    else:
+    elif part == "gate":
         assert (first["with"]["min_confidence"], first["without"]["min_confidence"]) == (0.9, 0.0)
     for name in ("base", "with", "without"):
         assert 0.1 < report[name][0] <= 1.0
+
+
+def test_ablation_balanced_part_switches_between_round_robin_and_uniform_rows():
+    from benchmarks.ablation import _set_balanced
+    from kingdra.config import KingdraConfig
+    from kingdra.engine import KingdraEngine
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    config = KingdraConfig.from_preset("fast", n_clusters=2, n_models=2, hidden=(4,))
+    engine = KingdraEngine(X, config, device="cpu")
+    pseudo = np.full((40, 2), -1)
+    pseudo[:30, :] = 0  # a large pseudo-class, a small one, and ten unlabelled rows
+    pseudo[30:32, :] = 1
+    _set_balanced(engine, False)
+    rows = engine.trainer.balanced_indices(pseudo, 640).numpy()
+    assert rows.shape == (2, 640) and (rows < 32).all()  # labelled rows only
+    share = (rows >= 30).mean()
+    assert 0.03 < share < 0.1  # the small class in proportion to its size (2 of 32)
+    _set_balanced(engine, True)
+    rows = engine.trainer.balanced_indices(pseudo, 640).numpy()
+    assert (rows >= 30).mean() == 0.5  # round robin: every other row
 
 
 def test_bench_epoch_prints_both_optimizers(capsys):
