@@ -208,3 +208,40 @@ def test_pairs_scores_every_baseline_on_the_rows_of_each_pair(tmp_path, capsys):
         with pytest.raises(SystemExit):  # argparse's error, before any baseline runs
             pairs.main(["--dataset", "digits", "--out", str(out), *bad])
         assert message in capsys.readouterr().err
+
+
+def test_islands_finds_a_moved_island_and_what_lies_beside_it(tmp_path, capsys):
+    from benchmarks import islands
+    from benchmarks.table2 import load_xy
+    from kingdra.cli import write_labels
+
+    _, y = load_xy("digits")
+    labels = y.copy()
+    moved = np.flatnonzero(y == 1)[:20]
+    labels[moved] = 2  # twenty 1s put with the 2s
+    path = tmp_path / "labels.csv"
+    write_labels(path, labels, y)
+    out = tmp_path / "islands.json"
+    argv = ["--dataset", "digits", "--labels", str(path), "--k", "5,20", "--out", str(out)]
+    assert islands.main([*argv, "--scale", "standard"]) == 0
+    assert json.loads(out.read_text())["scale"] == "standard"
+    assert islands.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [(c["true"], c["put_with"], c["rows"]) for c in report["cells"]] == [(1, 2, 20)]
+    cell = report["cells"][0]
+    assert sorted(cell["outside"]) == ["20", "5"] and 0 <= cell["inside"] <= 1
+    assert sum(cell["outside"]["20"]) <= 20 * 20
+    assert "20 rows of class 1 in the cluster of 2" in capsys.readouterr().out
+
+
+def test_islands_rejects_a_file_that_is_not_labels_csv(tmp_path, capsys):
+    from benchmarks import islands
+
+    bad = tmp_path / "labels.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(SystemExit) as err:
+        islands.main(["--dataset", "digits", "--labels", str(bad)])
+    assert err.value.code == 2 and "no index,label columns" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        islands.main(["--dataset", "digits", "--labels", str(bad), "--k", "ten"])
+    assert "--k takes neighbour counts" in capsys.readouterr().err

@@ -56,6 +56,24 @@ def test_member_pseudo_labels_per_member_classes():
     assert out[:, 1].tolist() == [-1, 2, 0, 0, 1, 1]
 
 
+def test_at_the_paper_thresholds_each_member_is_taught_its_own_vote():
+    # t_pos = t_neg = m: a mini-cluster's rows vote alike in every member, and the next
+    # anchor disagrees with every picked one in every member, so the one-to-one map is each
+    # member's own vote: the release's single bucket -> class map, up to output order.
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 6, 400)
+    perms = [rng.permutation(6) for _ in range(5)]
+    labels = np.stack(
+        [np.where(rng.random(400) < 0.2, rng.integers(0, 6, 400), p[truth]) for p in perms], axis=1
+    )
+    for k in (3, 6):
+        clusters = get_clusters(labels, k, t_pos=5, t_neg=5).clusters
+        out = member_pseudo_labels(clusters, labels, 6)
+        labelled = out[:, 0] >= 0
+        assert len(clusters) == k and labelled.sum() > 50
+        assert (out[labelled] == labels[labelled]).all()
+
+
 def test_member_pseudo_labels_with_too_many_clusters():
     labels = np.array([[0], [0], [1], [1], [1]])
     out = member_pseudo_labels([[0, 1], [2, 3], [4]], labels, 2)
