@@ -123,12 +123,3 @@ def pseudocode_html(code: Pseudocode) -> str:
         + "".join(rows)
         + "</pre>"
     )
-
-
-def pseudocode_text(code: Pseudocode) -> str:
-    """The same block as plain text, active lines marked ``▶`` (for exports and tests)."""
-    out = []
-    for number, (line, note) in enumerate(zip(code.lines, code.notes, strict=True), start=1):
-        mark = "▶" if number in code.active else " "
-        out.append(f"{mark}{number:>2}  {line}" + (f"   # {note}" if note else ""))
-    return "\n".join(out)
