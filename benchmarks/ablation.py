@@ -16,6 +16,10 @@ Parts:
   pseudo-classes as in the authors' release (with), against drawn uniformly from all
   pseudo-labelled rows, so each class comes in proportion to its mini-cluster's size
   (without).
+- ``merged`` (presets with ``overcluster > 1``): Algorithm 1 on the members' merged clusters,
+  ``k = n_clusters`` mini-clusters, each labelled row taught the member's own fine class
+  (with), against Algorithm 1 on the fine clusters, ``k = overcluster * n_clusters`` (without,
+  the engine's way).
 
 Writes ``benchmarks/results/ablation-<part>-<dataset>-<preset>.json`` as ``{"part", "dataset",
 "preset", "n", "device", "commit", "seeds", "with": [acc per seed], "without": [...],
@@ -68,8 +72,46 @@ def _set_balanced(engine: KingdraEngine, on: bool) -> None:
         trainer.balanced_indices = lambda pseudo, total: _uniform_indices(trainer, pseudo, total)
 
 
+def _set_merged(engine: KingdraEngine, on: bool) -> None:
+    """With over-clustering: Algorithm 1 on the members' merged clusters (k mini-clusters, one
+    per cluster), and each labelled row taught the member's own fine class (with ``t_pos = m``
+    every member's merged vote on a mini-cluster is the same, so that fine class lies in it)."""
+    import kingdra.algorithm2 as algorithm2
+    from kingdra.pseudo import member_pseudo_labels
+
+    fine = engine.overclustering
+    if fine is None:
+        raise ValueError("--part merged needs a preset with overcluster > 1")
+    engine.__dict__.pop("build_graph", None)
+    algorithm2.member_pseudo_labels = member_pseudo_labels
+    if not on:
+        return
+    build_graph = engine.build_graph
+
+    def merged_graph(t_pos=None, t_neg=None, k=None, min_confidence=None):
+        labels = engine.member_labels
+        engine.member_labels = fine.final_labels(labels)
+        try:
+            return build_graph(t_pos, t_neg, engine.config.n_clusters, min_confidence)
+        finally:
+            engine.member_labels = labels
+
+    def own_fine_class(clusters, labels, n_classes):
+        merged = member_pseudo_labels(clusters, fine.final_labels(labels), fine.n_clusters)
+        agree = merged == fine.final_labels(labels)  # the member's own vote is the target's
+        return np.where((merged >= 0) & agree, labels, -1)
+
+    engine.build_graph = merged_graph
+    algorithm2.member_pseudo_labels = own_fine_class
+
+
 #: part -> function(engine, on) that switches it on or off for the iterations.
-PARTS = {"t_neg": _set_t_neg, "gate": _set_gate, "balanced": _set_balanced}
+PARTS = {
+    "t_neg": _set_t_neg,
+    "gate": _set_gate,
+    "balanced": _set_balanced,
+    "merged": _set_merged,
+}
 
 KEYS = (
     "iteration",

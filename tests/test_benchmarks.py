@@ -77,7 +77,7 @@ def test_table2_command_line_is_recorded_from_sys_argv(monkeypatch):
     assert command == "python -m benchmarks.table2 --dataset digits --seeds 1"
 
 
-@pytest.mark.parametrize("part", ["t_neg", "gate", "balanced"])
+@pytest.mark.parametrize("part", ["t_neg", "gate", "balanced", "merged"])
 def test_ablation_runs_both_branches_from_one_base(tmp_path, part):
     from benchmarks import ablation
 
@@ -92,6 +92,8 @@ def test_ablation_runs_both_branches_from_one_base(tmp_path, part):
         assert (first["with"]["t_neg"], first["without"]["t_neg"]) == (2, 3)
     elif part == "gate":
         assert (first["with"]["min_confidence"], first["without"]["min_confidence"]) == (0.9, 0.0)
+    elif part == "merged":  # at most one mini-cluster per cluster, against one per fine one
+        assert len(first["with"]["mini_cluster_sizes"]) <= 10
     for name in ("base", "with", "without"):
         assert 0.1 < report[name][0] <= 1.0
 
