@@ -136,7 +136,10 @@ def run_seed(X, y, preset, seed, device, part, overrides) -> dict:
     for name, on in (("with", True), ("without", False)):
         run = run_from_bytes(state, X, y, device)
         PARTS[part](run, on)
-        run.run()
+        try:
+            run.run()
+        finally:  # undo what a part changed outside this run (merged: a module function)
+            PARTS[part](run, False)
         out[name] = run.history[-1]["acc"]
         out[name + "_iterations"] = [
             {key: r.get(key) for key in KEYS} for r in run.history if r["phase"] == "iteration"
