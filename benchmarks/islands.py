@@ -65,7 +65,7 @@ def cells(y: np.ndarray, labels: np.ndarray, min_rows: int) -> list[tuple[int, i
     for a in np.unique(y):
         for b in np.unique(matched):
             rows = np.flatnonzero((y == a) & (matched == b))
-            if a != b and len(rows) >= min_rows:
+            if a != b and b >= 0 and len(rows) >= min_rows:  # b < 0: a cluster left unmatched
                 out.append((int(a), int(b), rows))
     return sorted(out, key=lambda cell: -len(cell[2]))
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = read_labels(Path(args.labels), len(y))
     except (OSError, ValueError) as err:
         parser.error(str(err))
-    n_near = min(ks[-1], len(y) - 1)
+    n_near = min(max(ks[-1], 10), len(y) - 1)  # 10 for the inside share
     neighbors = NearestNeighbors(n_neighbors=n_near + 1).fit(X).kneighbors(X)[1][:, 1:]
     results = []
     for a, b, rows in cells(y, labels, args.min_rows):

@@ -234,6 +234,10 @@ def test_islands_finds_a_moved_island_and_what_lies_beside_it(tmp_path, capsys):
     assert sorted(cell["outside"]) == ["20", "5"] and 0 <= cell["inside"] <= 1
     assert sum(cell["outside"]["20"]) <= 20 * 20
     assert "20 rows of class 1 in the cluster of 2" in capsys.readouterr().out
+    argv[argv.index("5,20")] = "5"  # the inside share still counts 10 neighbours
+    assert islands.main(argv) == 0
+    again = json.loads(out.read_text())["cells"][0]["inside"]
+    assert again == pytest.approx(cell["inside"], abs=0.01)  # up to ties in distance
 
 
 def test_islands_rejects_a_file_that_is_not_labels_csv(tmp_path, capsys):
