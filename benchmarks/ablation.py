@@ -36,10 +36,12 @@ import numpy as np
 import torch
 
 from benchmarks.table2 import command_line, commit, load_xy, parse_sets, seed_list, write_report
+from kingdra import algorithm2
 from kingdra.checkpoint import run_from_bytes, run_to_bytes
 from kingdra.config import KingdraConfig
 from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
+from kingdra.pseudo import member_pseudo_labels
 
 
 def _set_t_neg(engine: KingdraEngine, on: bool) -> None:
@@ -76,9 +78,6 @@ def _set_merged(engine: KingdraEngine, on: bool) -> None:
     """With over-clustering: Algorithm 1 on the members' merged clusters (k mini-clusters, one
     per cluster), and each labelled row taught the member's own fine class (with ``t_pos = m``
     every member's merged vote on a mini-cluster is the same, so that fine class lies in it)."""
-    import kingdra.algorithm2 as algorithm2
-    from kingdra.pseudo import member_pseudo_labels
-
     fine = engine.overclustering
     if fine is None:
         raise ValueError("--part merged needs a preset with overcluster > 1")
@@ -97,8 +96,9 @@ def _set_merged(engine: KingdraEngine, on: bool) -> None:
             engine.member_labels = labels
 
     def own_fine_class(clusters, labels, n_classes):
-        merged = member_pseudo_labels(clusters, fine.final_labels(labels), fine.n_clusters)
-        agree = merged == fine.final_labels(labels)  # the member's own vote is the target's
+        votes = fine.final_labels(labels)
+        merged = member_pseudo_labels(clusters, votes, fine.n_clusters)
+        agree = merged == votes  # the member's own vote is the target's
         return np.where((merged >= 0) & agree, labels, -1)
 
     engine.build_graph = merged_graph
