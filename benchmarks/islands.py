@@ -38,11 +38,14 @@ def read_labels(path: Path, n: int) -> np.ndarray:
     if not rows or "label" not in rows[0] or "index" not in rows[0]:
         raise ValueError(f"{path} has no index,label columns: give the labels.csv of kingdra fit")
     labels = np.full(n, -1, dtype=np.int64)
-    for row in rows:
-        index = int(row["index"])
+    for number, row in enumerate(rows, start=2):
+        try:
+            index, label = int(row["index"]), int(row["label"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{path} line {number}: index and label must be integers") from None
         if not 0 <= index < n:
             raise ValueError(f"{path}: index {index} is outside the data set's {n} rows")
-        labels[index] = int(row["label"])
+        labels[index] = label
     if (labels < 0).any():
         raise ValueError(f"{path} labels {int((labels >= 0).sum())} of the data set's {n} rows")
     return labels

@@ -251,3 +251,7 @@ def test_islands_rejects_a_file_that_is_not_labels_csv(tmp_path, capsys):
     with pytest.raises(SystemExit):
         islands.main(["--dataset", "digits", "--labels", str(bad), "--k", "ten"])
     assert "--k takes neighbour counts" in capsys.readouterr().err
+    bad.write_text("index,label\n0,1\n1,x\n")
+    with pytest.raises(SystemExit):
+        islands.main(["--dataset", "digits", "--labels", str(bad)])
+    assert "line 3: index and label must be integers" in capsys.readouterr().err
