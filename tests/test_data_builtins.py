@@ -149,7 +149,9 @@ def test_reuters_keeps_single_topic_stories_of_the_most_frequent_topics(tmp_path
     assert ds.class_names == ["acq", "earn"] and ds.y.tolist() == [1, 1, 0, 0]
     assert ds.texts[0] == "PROFIT\nNet profit per share rose"
     np.testing.assert_allclose(np.linalg.norm(ds.X, axis=1), 1, atol=1e-5)  # tf-idf rows
-    ds = load("reuters-21578", n_topics=3, **options)  # the tie goes to the topic first by name: cocoa
+    ds = load(
+        "reuters-21578", n_topics=3, **options
+    )  # the tie goes to the topic first by name: cocoa
     assert ds.class_names == ["acq", "cocoa", "earn"] and len(ds.y) == 5
     with pytest.raises(DataError, match="only 4 topics.*n_topics <= 4"):
         load("reuters", n_topics=5, **options)
