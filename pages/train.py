@@ -55,11 +55,7 @@ if ds is None:
 
 running = session.runner.is_running()
 n_rows = int(ds.X.shape[0])
-data_token = f"{session.dataset_key}:{id(ds)}"
-if st.session_state.get("_train_sparse_for") != data_token:  # 0.1 s on 70,000 x 784: once
-    st.session_state["_train_sparse"] = is_sparse(ds.X)
-    st.session_state["_train_sparse_for"] = data_token
-sparse = st.session_state["_train_sparse"]
+sparse = is_sparse(ds.X)
 choice = st.selectbox(
     "Preset",
     PRESET_NAMES,
@@ -78,6 +74,7 @@ elif "train_n_models" not in st.session_state:
 
 # k follows the data: the k of its run (a restored one), else its number of classes when
 # known, else what the user set last.
+data_token = f"{session.dataset_key}:{id(ds)}"
 if st.session_state.get("_train_k_for") != data_token:
     st.session_state["_train_k_for"] = data_token
     k = train_view.suggested_k(session.config, ds.n_classes)

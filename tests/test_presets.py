@@ -161,25 +161,6 @@ def test_train_page_defaults_to_auto_and_fills_the_form_from_its_preset():
     assert at.number_input(key="train_vat_eps").value == 0.25
 
 
-def test_train_page_takes_the_text_preset_for_sparse_data():
-    from streamlit.testing.v1 import AppTest
-
-    from kingdra.data import Dataset
-    from kingdra.ui.widgets import SESSION_KEY
-
-    app = str(Path(__file__).resolve().parents[1] / "app.py")
-    at = AppTest.from_file(app, default_timeout=120).run()
-    X = np.zeros((60, 50), np.float32)
-    X[np.arange(60), np.arange(60) % 5] = 1.0  # one word per row: 98 % zeros
-    sparse = Dataset(X=X, y=np.arange(60) % 5, name="words", description="one word per row")
-    at.session_state[SESSION_KEY].set_dataset(sparse, "words.npz")
-    at = at.switch_page("pages/train.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert "auto: text for 60 rows of sparse data" in at.selectbox(key="train_preset").options
-    assert at.number_input(key="train_mu").value == 1.0  # text's, filled in
-    assert at.number_input(key="train_overcluster").value == 1
-
-
 @pytest.mark.parametrize(
     ("argv", "rows", "base", "n_models"),
     [
