@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from kingdra.baselines import run_baselines
-from kingdra.config import AUTO, KingdraConfig, is_sparse, resolve_preset
+from kingdra.config import AUTO, KingdraConfig, resolve_preset
 from kingdra.data import load
 from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
@@ -153,9 +153,7 @@ def parse_sets(pairs: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.table2", description=__doc__)
-    parser.add_argument(
-        "--dataset", default="digits", help="digits, mnist5k, mnist, reuters, or a file"
-    )
+    parser.add_argument("--dataset", default="digits", help="digits, mnist5k or mnist")
     parser.add_argument(
         "--seeds", type=seed_list, default=seed_list("3"), help="N (seeds 0..N-1) or a list: 1,3"
     )
@@ -192,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         row["seconds"].append(round(float(seconds), 2))
 
     baselines = [g for g in ("kmeans", "umap-gmm") if g in groups]
-    default_preset = resolve_preset(AUTO, len(X), is_sparse(X))  # what KingdraCluster() runs
+    default_preset = resolve_preset(AUTO, len(X))  # what KingdraCluster() runs on this data
     runs = {
         "ladder-im": ("paper", "ladder-im", ROW_GROUPS["ladder-im"]),
         "ladder-dot": ("paper", "ladder-dot", ROW_GROUPS["ladder-dot"]),

@@ -32,7 +32,6 @@ from kingdra.config import (
     KingdraConfig,
     describe_auto,
     field_kind,
-    is_sparse,
     preset_fields,
     resolve_preset,
     settings,
@@ -435,10 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PRESET_NAMES,
         help=(
             "named settings (docs/presets.md); the options below override them "
-            f"(default: auto, the preset for the data's size and sparsity: {describe_auto()})"
-        )
-        .replace("``", "")
-        .replace("%", "%%"),  # argparse formats help with %
+            f"(default: auto, the preset for the data's size: {describe_auto()})"
+        ).replace("``", ""),
     )
     fit.add_argument(
         "--n-clusters",
@@ -619,12 +616,11 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     if k is None:
         raise ValueError(f"{ds.name} has no labels: give the number of clusters with --n-clusters")
     estimator = estimator_from_args(args, k)
-    sparse = is_sparse(ds.X)
-    config = estimator.make_config(n_samples=ds.X.shape[0], sparse=sparse)  # before training
+    config = estimator.make_config(n_samples=ds.X.shape[0])  # before any training
     engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
     if bar is not None:
         bar.n_iter = config.n_iter if config.stage == "kingdra" else 0
-    preset = resolve_preset(args.preset, ds.X.shape[0], sparse)
+    preset = resolve_preset(args.preset, ds.X.shape[0])
     logger.info(
         "%s: n=%d, d=%d, k=%d, preset %s on %s",
         ds.name,

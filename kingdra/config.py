@@ -362,7 +362,7 @@ class KingdraConfig:
     # -- construction and (de)serialisation --------------------------------------------------
     @classmethod
     def from_preset(
-        cls, name: str, n_samples: int | None = None, sparse: bool = False, **overrides: Any
+        cls, name: str, n_samples: int | None = None, **overrides: Any
     ) -> KingdraConfig:
         """A preset from :data:`PRESETS` with some fields replaced.
 
@@ -373,8 +373,6 @@ class KingdraConfig:
             for ``n_samples`` rows.
         n_samples : int, optional
             Rows of the data; needed by ``"auto"`` only.
-        sparse : bool
-            Whether the data are sparse (:func:`is_sparse`); read by ``"auto"`` only.
         **overrides
             Any field of :class:`KingdraConfig`, e.g. ``n_clusters=10``.
 
@@ -384,7 +382,7 @@ class KingdraConfig:
         becomes 0: the dot-product loss leaves outputs soft, and on digits no point reached
         0.9 in every member, so the graph found no anchor at all (measured: coverage 0).
         """
-        name = resolve_preset(name, n_samples, sparse)
+        name = resolve_preset(name, n_samples)
         values = dict(PRESETS[name])
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -418,12 +416,11 @@ class KingdraConfig:
         return cls(**data)
 
 
-def resolve_preset(name: str, n_samples: int | None = None, sparse: bool = False) -> str:
+def resolve_preset(name: str, n_samples: int | None = None) -> str:
     """The key of :data:`PRESETS` that ``name`` stands for on ``n_samples`` rows.
 
     A key of :data:`PRESETS` stands for itself; ``"auto"`` for the first preset of
-    :data:`AUTO_PRESETS` (:data:`AUTO_SPARSE_PRESETS` when ``sparse``, see
-    :func:`is_sparse`) whose row bound exceeds ``n_samples``.
+    :data:`AUTO_PRESETS` whose row bound exceeds ``n_samples``.
 
     Raises
     ------
@@ -439,10 +436,10 @@ def resolve_preset(name: str, n_samples: int | None = None, sparse: bool = False
             f"preset 'auto' picks its settings by the number of rows: give n_samples "
             f"(got {n_samples!r}), or name a preset ({', '.join(PRESETS)})"
         )
-    for bound, preset in AUTO_SPARSE_PRESETS if sparse else AUTO_PRESETS:
+    for bound, preset in AUTO_PRESETS:
         if bound is None or n_samples < bound:
             return preset
-    raise AssertionError("the auto tables end with an unbounded preset")
+    raise AssertionError("AUTO_PRESETS ends with an unbounded preset")
 
 
 def settings() -> tuple[dataclasses.Field, ...]:
@@ -603,23 +600,10 @@ PRESETS["imsat-large"] = dict(
     # 11 % more time
 )
 
-PRESETS["text"] = dict(
-    PRESETS["imsat"],
-    # Sparse inputs (tf-idf): reuters (7,309 stories, the largest topic 51 %), seeds 0-2, see
-    # docs/benchmarks.md. IMSAT's mu = 4 pulls the clusters to equal sizes, which splits the
-    # large topics: mu = 1 lets them be as large as the data say.
-    mu=1.0,
-    overcluster=1,  # the merge pairs two fine clusters per cluster: equal sizes again
-)
-
-PRESETS["text-large"] = dict(PRESETS["imsat-large"], mu=1.0)  # ``text`` for 20,000 rows on
-
-#: The name of the default preset: it picks one of :data:`PRESETS` by the data's size and
-#: whether it is sparse.
+#: The name of the default preset: it picks one of :data:`PRESETS` by the data's size.
 AUTO = "auto"
 
-#: ``auto``'s choice for dense data: ``(rows below which, preset)`` in order, the last one
-#: unbounded.
+#: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
 #: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.1 ± 0.7 % against
 #: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat`` 87.9 ± 0.5 (seeds 0-4) against ``fast``
 #: 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 % on seeds 0-3 (0 and 1 after two iterations,
@@ -632,39 +616,15 @@ AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
     (None, "imsat-large"),
 )
 
-#: ``auto``'s choice for sparse data (:func:`is_sparse`), as :data:`AUTO_PRESETS`.
-AUTO_SPARSE_PRESETS: tuple[tuple[int | None, str], ...] = (
-    (20000, "text"),
-    (None, "text-large"),
-)
-
-#: ``auto`` treats data with at least this share of zero entries as sparse: tf-idf of 2,000
-#: words is 99 % zeros (reuters), MNIST's pixels 81 %, digits' 49 %.
-SPARSE_ZEROS = 0.9
-
-
-def is_sparse(X: Any) -> bool:
-    """Whether ``auto`` treats ``X`` as sparse: at least :data:`SPARSE_ZEROS` of it is 0.
-
-    >>> is_sparse(np.eye(20)), is_sparse(np.ones((3, 3)))
-    (True, False)
-    """
-    X = np.asarray(X)
-    return bool(X.size) and bool(X.size - np.count_nonzero(X) >= SPARSE_ZEROS * X.size)
-
 
 def describe_auto() -> str:
     """``auto``'s rule in words, e.g. for help texts."""
-    rules = []
-    for table in (AUTO_PRESETS, AUTO_SPARSE_PRESETS):
-        parts, low = [], 0
-        for bound, preset in table:
-            rows = f"from {low:,} rows" if bound is None else f"below {bound:,}"
-            parts.append(f"``{preset}`` {rows}")
-            low = bound
-        rules.append(", ".join(parts))
-    zeros = f"{SPARSE_ZEROS:.0%}"
-    return f"{rules[0]}; for sparse data (at least {zeros} zeros, e.g. tf-idf) {rules[1]}"
+    parts, low = [], 0
+    for bound, preset in AUTO_PRESETS:
+        rows = f"from {low:,} rows" if bound is None else f"below {bound:,}"
+        parts.append(f"``{preset}`` {rows}")
+        low = bound
+    return ", ".join(parts)
 
 
 #: Every name a caller may give: ``auto`` and the keys of :data:`PRESETS`.

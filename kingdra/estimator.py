@@ -18,7 +18,6 @@ from kingdra.config import (
     KingdraConfig,
     describe_auto,
     field_kind,
-    is_sparse,
     preset_fields,
     resolve_preset,
     settings,
@@ -69,7 +68,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
     preset : str, default="auto"
         Named settings (a key of ``kingdra.config.PRESETS``, see ``docs/presets.md``) for
         every parameter below left at None. ``"auto"`` picks one by the number of rows
-        of ``X`` and whether it is sparse: {auto_rule}.
+        of ``X``: {auto_rule}.
     {preset_parameters}
     stage : {"kingdra", "ensemble", "single"}, default="kingdra"
         Stop after the full method, after the plain (averaged) base ensemble, or use one
@@ -184,15 +183,14 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
             return int(rs) % (2**31 - 1)
         return int(check_random_state(rs).randint(2**31 - 1))
 
-    def make_config(self, n_samples: int | None = None, sparse: bool = False) -> KingdraConfig:
+    def make_config(self, n_samples: int | None = None) -> KingdraConfig:
         """The validated :class:`~kingdra.config.KingdraConfig` these parameters give.
 
-        The preset's values (``"auto"``: the preset for ``n_samples`` rows, sparse or not,
-        see :func:`~kingdra.config.is_sparse`), replaced by
+        The preset's values (``"auto"``: the preset for ``n_samples`` rows), replaced by
         every parameter that is not None. Raises ``ValueError`` saying what to fix, before
         any data is read or anything trained.
         """
-        preset = resolve_preset(self.preset, n_samples, sparse)
+        preset = resolve_preset(self.preset, n_samples)
         overrides: dict[str, Any] = {}
         for name in ("n_clusters", "n_models", "base", *_CONFIG_OVERRIDES):
             value = getattr(self, name)
@@ -242,8 +240,8 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         # scikit-learn's conventions (2-D, not sparse, 2+ rows) here; the engine checks the
         # rest once (NaN / inf with their row and column, at least n_clusters rows).
         X = check_array(X, dtype=np.float32, ensure_min_samples=2, ensure_all_finite=False)
-        if self.preset == AUTO:  # its settings depend on the number of rows and sparsity
-            config = self.make_config(n_samples=X.shape[0], sparse=is_sparse(X))
+        if self.preset == AUTO:  # its settings depend on the number of rows
+            config = self.make_config(n_samples=X.shape[0])
         engine = KingdraEngine(X, config, device=self.device)
         engine.run(callback=self._callback())
         self.set_engine(engine)

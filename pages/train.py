@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from kingdra.config import AUTO, PRESET_NAMES, is_sparse, resolve_preset
+from kingdra.config import AUTO, PRESET_NAMES, resolve_preset
 from kingdra.plots import loss_curves_figure
 from kingdra.ui import train_view
 from kingdra.ui.session import DEFAULTS_ENV
@@ -55,16 +55,15 @@ if ds is None:
 
 running = session.runner.is_running()
 n_rows = int(ds.X.shape[0])
-sparse = is_sparse(ds.X)
 choice = st.selectbox(
     "Preset",
     PRESET_NAMES,
     index=PRESET_NAMES.index(AUTO),
     key="train_preset",
-    format_func=lambda name: train_view.preset_label(name, n_rows, sparse),
+    format_func=lambda name: train_view.preset_label(name, n_rows),
     help=train_view.preset_help(),
 )
-preset = resolve_preset(choice, n_rows, sparse)
+preset = resolve_preset(choice, n_rows)
 if st.session_state.get("_train_filled") != preset:
     fill_form(preset)
     st.session_state["_train_filled"] = preset

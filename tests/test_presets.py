@@ -1,4 +1,4 @@
-"""The default preset ``auto`` picks its settings by the number of rows and sparsity."""
+"""The default preset ``auto`` picks its settings by the number of rows."""
 
 import json
 from pathlib import Path
@@ -9,12 +9,10 @@ import pytest
 from kingdra import KingdraCluster
 from kingdra.config import (
     AUTO_PRESETS,
-    AUTO_SPARSE_PRESETS,
     PRESET_NAMES,
     PRESETS,
     KingdraConfig,
     describe_auto,
-    is_sparse,
     resolve_preset,
 )
 
@@ -29,42 +27,10 @@ def test_auto_picks_the_preset_measured_for_that_size(n, preset):
     assert KingdraConfig.from_preset("auto", n_samples=n) == KingdraConfig.from_preset(preset)
 
 
-@pytest.mark.parametrize(
-    ("n", "preset"), [(1, "text"), (7309, "text"), (19999, "text"), (20000, "text-large")]
-)
-def test_auto_picks_the_text_presets_for_sparse_data(n, preset):
-    assert resolve_preset("auto", n, sparse=True) == preset
-    config = KingdraConfig.from_preset("auto", n_samples=n, sparse=True)
-    assert config == KingdraConfig.from_preset(preset)
-
-
-def test_text_presets_are_imsat_with_a_weaker_pull_to_equal_sizes_and_no_merge():
-    for text, dense in (("text", "imsat"), ("text-large", "imsat-large")):
-        a, b = KingdraConfig.from_preset(text).to_dict(), KingdraConfig.from_preset(dense).to_dict()
-        changed = {k for k in a if a[k] != b[k]}
-        assert changed == ({"mu", "overcluster"} if text == "text" else {"mu"})
-        assert (a["mu"], a["overcluster"], b["mu"]) == (1.0, 1, 4.0)
-
-
-def test_is_sparse_counts_zero_entries():
-    rows = np.zeros((10, 100), np.float32)
-    rows[:, :10] = 0.5  # 90 % zeros: sparse
-    assert is_sparse(rows)
-    rows[0, 10] = 1.0  # one more non-zero entry: no longer
-    assert not is_sparse(rows)
-    assert not is_sparse(np.zeros((0, 5)))
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:  # pragma: no cover
-        return
-    assert not is_sparse(load_digits().data)
-
-
 def test_a_named_preset_stands_for_itself_whatever_the_size():
     for name in PRESETS:
         assert resolve_preset(name) == name
         assert resolve_preset(name, 70000) == name
-        assert resolve_preset(name, 70000, sparse=True) == name
 
 
 @pytest.mark.parametrize("n", [None, 0, -5, 2.5, "5000"])
@@ -74,21 +40,17 @@ def test_auto_without_a_row_count_says_what_to_give(n):
 
 
 def test_unknown_preset_lists_the_names():
-    names = "auto, paper, fast, imsat, imsat-large, text, text-large"
-    with pytest.raises(ValueError, match=f"use one of {names}"):
+    with pytest.raises(ValueError, match="use one of auto, paper, fast, imsat, imsat-large"):
         resolve_preset("fastest", 100)
 
 
 def test_the_rule_ends_unbounded_and_names_real_presets():
-    for table in (AUTO_PRESETS, AUTO_SPARSE_PRESETS):
-        bounds = [bound for bound, _ in table]
-        assert bounds[-1] is None and bounds[:-1] == sorted(bounds[:-1])
-        assert all(preset in PRESETS for _, preset in table)
+    bounds = [bound for bound, _ in AUTO_PRESETS]
+    assert bounds[-1] is None and bounds[:-1] == sorted(bounds[:-1])
+    assert all(preset in PRESETS for _, preset in AUTO_PRESETS)
     assert PRESET_NAMES[0] == "auto"
     assert describe_auto() == (
-        "``fast`` below 3,000, ``imsat`` below 20,000, ``imsat-large`` from 20,000 rows; "
-        "for sparse data (at least 90% zeros, e.g. tf-idf) ``text`` below 20,000, "
-        "``text-large`` from 20,000 rows"
+        "``fast`` below 3,000, ``imsat`` below 20,000, ``imsat-large`` from 20,000 rows"
     )
 
 
@@ -113,15 +75,9 @@ def test_estimator_default_is_auto_and_uses_the_rows_of_X():
     assert est.make_config(n_samples=5000).base == "imsat"
     big = est.make_config(n_samples=50000)
     assert (big.base, big.n_models) == ("imsat", 5)
-    assert est.make_config(n_samples=5000, sparse=True).mu == 1.0  # text
     X = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
     fitted = est.set_params(stage="ensemble").fit(X)
     assert fitted.engine_.config == est.make_config(n_samples=30)
-    X = np.zeros((30, 40), np.float32)
-    X[np.arange(30), np.arange(30) % 3] = 1.0  # one word per row: 97.5 % zeros
-    fitted = est.set_params(epochs_base=1, hidden=(8,), n_models=2).fit(X)
-    assert fitted.engine_.config == est.make_config(n_samples=30, sparse=True)
-    assert fitted.engine_.config.base == "imsat"
 
 
 def test_estimator_auto_without_rows_says_what_to_give():

@@ -122,27 +122,22 @@ def config_from_form(
     )
 
 
-def preset_label(name: str, n_rows: int, sparse: bool = False) -> str:
+def preset_label(name: str, n_rows: int) -> str:
     """The preset box's entry: ``auto`` says what it picks for these rows."""
-    if name != AUTO:
-        return name
-    kind = " of sparse data" if sparse else ""
-    return f"auto: {resolve_preset(name, n_rows, sparse)} for {n_rows:,} rows{kind}"
+    return f"auto: {resolve_preset(name, n_rows)} for {n_rows:,} rows" if name == AUTO else name
 
 
 def preset_help() -> str:
     """The preset box's help: what each preset is, with measured times and their machine."""
     auto = describe_auto().replace("``", "")  # its names are quoted reST-style
     return (
-        f"auto: the preset measured best for the data's size and sparsity ({auto}). fast: "
+        f"auto: the preset measured best for the data's size ({auto}). fast: "
         "small ladder networks with the neighbour term and over-clustering (digits: base "
         "ensemble 30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside other "
         "jobs; the progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
         "self-augmentation; MNIST-5k: base ensemble 5 min 7 s, ACC 87 %, with a first preview "
         "of its clusters after 11 s, ACC 65 %, on the same CPU at load 3-4, one torch thread); "
-        "imsat-large: 5 of them at batch 250, for tens of thousands of rows; text and "
-        "text-large: imsat and imsat-large with a weaker pull to equal cluster sizes, for "
-        "tf-idf and other sparse data, whose classes are often of very unequal sizes; paper: the "
+        "imsat-large: 5 of them at batch 250, for tens of thousands of rows; paper: the "
         "authors' numbers, much slower. Accuracy and time per data set: docs/benchmarks.md."
     )
 
