@@ -153,7 +153,9 @@ def parse_sets(pairs: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.table2", description=__doc__)
-    parser.add_argument("--dataset", default="digits", help="digits, mnist5k or mnist")
+    parser.add_argument(
+        "--dataset", default="digits", help="digits, mnist5k, mnist, reuters, or a file"
+    )
     parser.add_argument(
         "--seeds", type=seed_list, default=seed_list("3"), help="N (seeds 0..N-1) or a list: 1,3"
     )

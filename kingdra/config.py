@@ -600,6 +600,17 @@ PRESETS["imsat-large"] = dict(
     # 11 % more time
 )
 
+PRESETS["unequal"] = dict(
+    PRESETS["imsat"],
+    # For classes of very unequal sizes; not auto's choice for any data (docs/benchmarks.md).
+    # reuters (7,309 stories, the largest topic 51 %), seeds 0-2: 65.4 ± 0.5 % against
+    # imsat's 34.0 ± 3.3 (IMSAT's mu = 4 pulls the clusters to equal sizes). But on a
+    # synthetic tf-idf set with 20 equal topics, imsat-large with mu = 1 gave a base ensemble
+    # of 34.0 % against 87.5 with mu = 4: a weak pull to equal sizes can merge classes.
+    mu=1.0,
+    overcluster=1,  # the merge pairs two fine clusters per cluster: equal sizes again
+)
+
 #: The name of the default preset: it picks one of :data:`PRESETS` by the data's size.
 AUTO = "auto"
 

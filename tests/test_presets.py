@@ -40,7 +40,8 @@ def test_auto_without_a_row_count_says_what_to_give(n):
 
 
 def test_unknown_preset_lists_the_names():
-    with pytest.raises(ValueError, match="use one of auto, paper, fast, imsat, imsat-large"):
+    names = "auto, paper, fast, imsat, imsat-large, unequal"
+    with pytest.raises(ValueError, match=f"use one of {names}"):
         resolve_preset("fastest", 100)
 
 
@@ -66,6 +67,13 @@ def test_imsat_large_is_imsat_with_fewer_members_and_bigger_batches():
     }
     assert (large.n_models, large.batch_size, large.overcluster) == (5, 250, 1)
     assert mid.overcluster == 2
+
+
+def test_unequal_is_imsat_with_a_weaker_pull_to_equal_sizes_and_no_merge():
+    a, b = KingdraConfig.from_preset("unequal").to_dict(), KingdraConfig.from_preset("imsat")
+    changed = {k for k in a if a[k] != b.to_dict()[k]}
+    assert changed == {"mu", "overcluster"} and (a["mu"], a["overcluster"], b.mu) == (1.0, 1, 4.0)
+    assert all(preset != "unequal" for _, preset in AUTO_PRESETS)  # named only
 
 
 def test_estimator_default_is_auto_and_uses_the_rows_of_X():

@@ -137,7 +137,9 @@ def preset_help() -> str:
         "jobs; the progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
         "self-augmentation; MNIST-5k: base ensemble 5 min 7 s, ACC 87 %, with a first preview "
         "of its clusters after 11 s, ACC 65 %, on the same CPU at load 3-4, one torch thread); "
-        "imsat-large: 5 of them at batch 250, for tens of thousands of rows; paper: the "
+        "imsat-large: 5 of them at batch 250, for tens of thousands of rows; unequal: imsat "
+        "with a weaker pull to equal cluster sizes, for classes of very unequal sizes (never "
+        "auto's choice: it can merge classes of equal size); paper: the "
         "authors' numbers, much slower. Accuracy and time per data set: docs/benchmarks.md."
     )
 
