@@ -40,6 +40,7 @@ from kingdra.history import load as load_history
 from kingdra.merge import OverClustering
 from kingdra.metrics import ari, cluster_accuracy, nmi
 from kingdra.neighbors import nearest_neighbors
+from kingdra.pilot import PilotResult, run_pilot
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
@@ -259,6 +260,22 @@ class KingdraEngine:
         """
         epochs = self.config.epochs_base if epochs is None else _check_epochs(epochs)
         algorithm2.base_ensemble(self, epochs, callback)
+
+    def choose_mu(self, callback: Callback | None = None) -> PilotResult:
+        """Run :func:`kingdra.pilot.run_pilot` and train with the ``mu`` it chooses.
+
+        Done once, by :meth:`train_base` when ``config.pilot_mu > 0``: the config then holds
+        the chosen ``mu``, ``pilot_mu = 0`` and the pilot's measurements in
+        ``extra["mu_pilot"]``. :meth:`request_stop` stops the pilot too.
+        """
+        result = run_pilot(
+            self._require_data(), self.config, self.seed, callback, self.trainer.stop_event
+        )
+        extra = {**self.config.extra, "mu_pilot": result.to_dict()}
+        self.config = self.config.replace(mu=result.mu, pilot_mu=0.0, extra=extra)
+        self.objective = build_objective(self.config)
+        self.trainer.objective, self.trainer.config = self.objective, self.config
+        return result
 
     @torch.no_grad()
     def member_probs(self, X: Any | None = None) -> np.ndarray:

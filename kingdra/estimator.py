@@ -123,6 +123,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         denoise_weights=None,
         im_weight=None,
         mu=None,
+        pilot_mu=None,
         kl_weight=None,
         dot_weight=None,
         vat_eps=None,
@@ -153,6 +154,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.denoise_weights = denoise_weights
         self.im_weight = im_weight
         self.mu = mu
+        self.pilot_mu = pilot_mu
         self.kl_weight = kl_weight
         self.dot_weight = dot_weight
         self.vat_eps = vat_eps

@@ -57,9 +57,20 @@ class Trainer:
     seed : int
         Seeds the batch order and pseudo-label sampling (CPU) and the noise (device).
     device : torch.device
+    stop : threading.Event, optional
+        The event :meth:`request_stop` sets; another trainer's, to stop both with one call
+        (the engine's :mod:`kingdra.pilot`). Default: a new one.
     """
 
-    def __init__(self, model, objective, config: KingdraConfig, seed: int, device) -> None:
+    def __init__(
+        self,
+        model,
+        objective,
+        config: KingdraConfig,
+        seed: int,
+        device,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.model = model
         self.objective = objective
         self.config = config
@@ -70,7 +81,12 @@ class Trainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused or None)
         self.cpu_gen = torch.Generator().manual_seed(seed + 1)
         self.dev_gen = torch.Generator(device=device).manual_seed(seed + 2)
-        self._stop = threading.Event()
+        self._stop = threading.Event() if stop is None else stop
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """The event :meth:`request_stop` sets (shareable with another trainer)."""
+        return self._stop
 
     def request_stop(self) -> None:
         """Stop a running :meth:`train_epochs` after the current batch (raises Cancelled)."""

@@ -72,7 +72,8 @@ def test_imsat_large_is_imsat_with_fewer_members_and_bigger_batches():
 def test_unequal_is_imsat_with_a_weaker_pull_to_equal_sizes_and_no_merge():
     a, b = KingdraConfig.from_preset("unequal").to_dict(), KingdraConfig.from_preset("imsat")
     changed = {k for k in a if a[k] != b.to_dict()[k]}
-    assert changed == {"mu", "overcluster"} and (a["mu"], a["overcluster"], b.mu) == (1.0, 1, 4.0)
+    assert changed == {"mu", "overcluster", "pilot_mu"}
+    assert (a["mu"], a["overcluster"], a["pilot_mu"], b.mu, b.pilot_mu) == (1.0, 1, 0.0, 4.0, 1.0)
     assert all(preset != "unequal" for _, preset in AUTO_PRESETS)  # named only
 
 
