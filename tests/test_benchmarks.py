@@ -255,3 +255,29 @@ def test_islands_rejects_a_file_that_is_not_labels_csv(tmp_path, capsys):
     with pytest.raises(SystemExit):
         islands.main(["--dataset", "digits", "--labels", str(bad)])
     assert "line 3: index and label must be integers" in capsys.readouterr().err
+
+
+def test_mu_pilot_prints_and_records_each_seeds_decision(tmp_path, monkeypatch, capsys):
+    from benchmarks import mu_pilot
+    from kingdra import pilot
+
+    monkeypatch.setattr(pilot, "PILOT_EPOCHS", 1)
+    monkeypatch.setattr(pilot, "PILOT_ROWS", 600)
+    data = tmp_path / "blobs.npz"
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0.0, 4.0, (3, 8))
+    X = np.concatenate([c + rng.normal(0.0, 1.0, (300, 8)) for c in centers]).astype(np.float32)
+    np.savez(data, X=X, y=np.repeat(np.arange(3), 300))
+    out = tmp_path / "pilot.json"
+    argv = ["--dataset", str(data), "--seeds", "0,2", "--preset", "imsat", "--out", str(out)]
+    assert mu_pilot.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert (
+        report["preset"] == "imsat" and report["n"] == 900 and list(report["seeds"]) == ["0", "2"]
+    )
+    assert report["rule"]["max_rows"] == 600 and report["rule"]["epochs"] == 1
+    for result in report["seeds"].values():
+        assert result["candidates"] == [4.0, 1.0] and result["rows"] == 600
+        assert result["mu"] in result["candidates"]
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + 2 * 2  # header, two values per seed
