@@ -675,7 +675,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
         "device": device_description(engine.device),
         "stopped": stopped,
         "iterations": int(engine.iteration),
-        "config": config.to_dict(),
+        "config": engine.config.to_dict(),  # with the mu pilot's choice, if any
         "history": engine.history,  # kingdra.history.Record's JSON, one per phase
     }
     labels = estimator.set_engine(

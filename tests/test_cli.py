@@ -59,6 +59,21 @@ def test_fit_writes_labels_metrics_and_checkpoint(fit_dir):
     assert np.array_equal(model.predict(X), rows[:, 1])
 
 
+def test_fit_with_the_mu_pilot_records_its_choice(tmp_path, monkeypatch, capsys):
+    from kingdra import pilot
+
+    monkeypatch.setattr(pilot, "PILOT_EPOCHS", 1)
+    monkeypatch.setattr(pilot, "PILOT_ROWS", 400)
+    argv = ["fit", "--dataset", "digits", "--out", str(tmp_path), *TINY, "--n-iter", "0"]
+    assert main([*argv, "--preset", "imsat", "--pilot-mu", "1.5"]) == 0
+    config = json.loads((tmp_path / "metrics.json").read_text())["config"]
+    record = config["extra"]["mu_pilot"]
+    assert record["candidates"] == [4.0, 1.5] and record["rows"] == 400
+    assert config["mu"] == record["mu"] and config["pilot_mu"] == 0.0  # what trained
+    err = capsys.readouterr().err
+    assert "mu pilot on 400 rows" in err and "pilot epoch 1/1" in err  # the log, the bar
+
+
 def test_predict_with_the_checkpoint_reproduces_the_labels(fit_dir, tmp_path):
     ckpt = str(fit_dir / "model.safetensors")
     args = ["predict", "--checkpoint", ckpt, "--dataset", "digits", "--out", str(tmp_path)]
