@@ -111,7 +111,9 @@ def equal_sizes(labels: np.ndarray, k: int) -> float:
     return float(np.mean(values))
 
 
-def choose(candidates, agreements, sizes) -> float:
+def choose(
+    candidates: tuple[float, float], agreements: tuple[float, float], sizes: tuple[float, float]
+) -> float:
     """The rule of the module docstring: the second value only when it earns it."""
     first, second = candidates
     if sizes[1] < EQUAL_SIZES and agreements[1] > agreements[0] + MARGIN:
