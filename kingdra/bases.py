@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -47,6 +48,25 @@ def build_members(config: KingdraConfig, n_features: int, generator: torch.Gener
         config.resolved_denoise_weights,
         generator=generator,
     )
+
+
+#: Rows per prediction pass: bounds the (m, rows, width) activations on a large data set.
+PREDICT_CHUNK = 8192
+
+
+@torch.no_grad()
+def predict_chunks(
+    model: nn.Module, X: torch.Tensor
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``model.predict`` (eval mode) over ``X`` (n, d), :data:`PREDICT_CHUNK` rows at a time.
+
+    Yields each chunk's probabilities (m, rows, k) and top hidden layer (m, rows, d_top), on
+    the model's device; the caller keeps what it needs of them (a whole data set's hidden
+    layers of every member would not fit in memory).
+    """
+    model.eval()
+    for start in range(0, X.shape[0], PREDICT_CHUNK):
+        yield model.predict(X[start : start + PREDICT_CHUNK])
 
 
 class LadderObjective:

@@ -31,7 +31,7 @@ import torch
 
 from kingdra import algorithm2
 from kingdra.alignment import align_members, aligned_mean
-from kingdra.bases import build_members, build_objective
+from kingdra.bases import build_members, build_objective, predict_chunks
 from kingdra.config import KingdraConfig, Thresholds
 from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
@@ -49,7 +49,6 @@ __all__ = ["Callback", "Cancelled", "KingdraEngine", "Progress", "align_members"
 
 SAVE_FORMAT = "kingdra-engine"
 SAVE_VERSION = 1
-_PREDICT_CHUNK = 8192
 
 
 def check_data(X: Any, n_clusters: int) -> np.ndarray:
@@ -289,11 +288,7 @@ class KingdraEngine:
                     f"X has {arr.shape[1]} features but the model was trained on {self.n_features}"
                 )
             data = torch.from_numpy(arr).to(self.device)
-        self.model.eval()
-        chunks = [
-            self.model.predict(data[i : i + _PREDICT_CHUNK])[0].float().cpu()
-            for i in range(0, data.shape[0], _PREDICT_CHUNK)
-        ]
+        chunks = [probs.float().cpu() for probs, _ in predict_chunks(self.model, data)]
         return torch.cat(chunks, dim=1).numpy()
 
     def predict(self, merge: bool = False) -> np.ndarray:
@@ -543,11 +538,7 @@ class KingdraEngine:
             raise ValueError(f"member must be in 0..{self.config.n_models - 1}, got {member}")
         data = self._require_data() if X is None else torch.from_numpy(check_data(X, 1))
         data = data.to(self.device)
-        self.model.eval()
-        out = [
-            self.model.predict(data[i : i + _PREDICT_CHUNK])[1][member].float().cpu()
-            for i in range(0, data.shape[0], _PREDICT_CHUNK)
-        ]
+        out = [hidden[member].float().cpu() for _, hidden in predict_chunks(self.model, data)]
         return torch.cat(out).numpy()
 
     def evaluate(self) -> dict[str, Any]:

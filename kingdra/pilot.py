@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from kingdra.bases import build_members, build_objective
+from kingdra.bases import build_members, build_objective, predict_chunks
 from kingdra.config import KingdraConfig
 from kingdra.neighbors import nearest_neighbors
 from kingdra.trainer import Callback, Trainer
@@ -54,7 +54,6 @@ EQUAL_SIZES = 0.85
 #: Agreement (mean pairwise ARI) the second value must gain to be taken (reuters: 0.13-0.14).
 MARGIN = 0.03
 _SEED_OFFSET = 7919  # the pilot's generators differ from the run's
-_CHUNK = 8192  # rows per prediction pass
 
 
 @dataclass
@@ -141,7 +140,6 @@ def run_pilot(
         rng = np.random.default_rng(seed + _SEED_OFFSET)
         keep = torch.from_numpy(np.sort(rng.choice(n, PILOT_ROWS, replace=False)))
         X = X[keep.to(X.device)]
-    n_rows = int(X.shape[0])
     candidates = (float(config.mu), float(config.pilot_mu))
     agreements, sizes = [], []
     for mu in candidates:
@@ -153,11 +151,7 @@ def run_pilot(
         trainer = Trainer(model, build_objective(cfg), cfg, seed + _SEED_OFFSET, X.device, stop)
         neighbors = nearest_neighbors(X, cfg.n_neighbors) if cfg.neighbor_weight > 0 else None
         trainer.train_epochs(X, PILOT_EPOCHS, "pilot", callback, neighbors=neighbors)
-        model.eval()
-        with torch.no_grad():
-            chunks = [
-                model.predict(X[i : i + _CHUNK])[0].argmax(dim=-1) for i in range(0, n_rows, _CHUNK)
-            ]
+        chunks = [probs.argmax(dim=-1) for probs, _ in predict_chunks(model, X)]
         labels = torch.cat(chunks, dim=1).cpu().numpy()  # (m, n)
         agreements.append(agreement(labels))
         sizes.append(equal_sizes(labels, cfg.n_clusters))
@@ -166,7 +160,7 @@ def run_pilot(
         candidates=candidates,
         agreement=tuple(round(a, 4) for a in agreements),
         equal_sizes=tuple(round(s, 4) for s in sizes),
-        rows=n_rows,
+        rows=int(X.shape[0]),
         seconds=round(time.perf_counter() - start, 3),
     )
     logger.info("%s in %.1f s", result.describe(), result.seconds)
