@@ -93,6 +93,9 @@ def test_schedule_previews_early_then_every_tenth_within_its_share():
     # Never at the end (the phase predicts then), nor twice for the same weights.
     assert _previews(PreviewSchedule(1), 1.0, 0.1) == []
     assert _previews(PreviewSchedule(3), 1.0, 0.0) == [2]
+    # Never during the mu pilot before the base epochs, however long it runs.
+    pilot = Progress("pilot", "epoch", 3, 15, 10, 10, elapsed_s=60.0)
+    assert not PreviewSchedule(60).due(pilot)
 
 
 def test_the_app_publishes_previews_and_trains_the_same_ensemble(digits):

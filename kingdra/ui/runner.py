@@ -137,7 +137,13 @@ class PreviewSchedule:
         self.last = 0.0  # epochs done at the last preview
 
     def due(self, progress) -> bool:
-        """Whether to publish a preview at this engine ``Progress`` (a batch's or an epoch's)."""
+        """Whether to publish a preview at this engine ``Progress`` (a batch's or an epoch's).
+
+        Never during the ``mu`` pilot (:mod:`kingdra.pilot`) that precedes the base epochs:
+        its members are not the ensemble's.
+        """
+        if progress.phase != "base":
+            return False
         done = epochs_done(progress)
         if done >= self.n_epochs or done <= self.last:
             return False

@@ -385,7 +385,7 @@ class AppSession:
 
             def callback(p) -> None:
                 progress(p)
-                if p.phase == "base" and schedule.due(p):  # not during the mu pilot
+                if schedule.due(p):
                     start = time.perf_counter()
                     self._publish_preview(engine, epochs_done(p), p.n_epochs)
                     schedule.record(p, time.perf_counter() - start)

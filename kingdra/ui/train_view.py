@@ -136,10 +136,12 @@ def preset_help() -> str:
         "ensemble 30 s, each iteration 7-10 s, on this project's shared 2-core CPU beside other "
         "jobs; the progress bar measures yours); imsat: 10 IMSAT members (virtual adversarial "
         "self-augmentation; MNIST-5k: base ensemble 5 min 7 s, ACC 87 %, with a first preview "
-        "of its clusters after 11 s, ACC 65 %, on the same CPU at load 3-4, one torch thread); "
+        "of its clusters after 11 s, ACC 65 %, on the same CPU at load 3-4, one torch thread; "
+        "before it a pilot of 82-126 s there, one loaded thread, chooses IM's mu: 4, or 1 "
+        "where the clusters come out clearly unequal); "
         "imsat-large: 5 of them at batch 250, for tens of thousands of rows; unequal: imsat "
-        "with a weaker pull to equal cluster sizes, for classes of very unequal sizes (never "
-        "auto's choice: it can merge classes of equal size); paper: the "
+        "with the weaker pull to equal cluster sizes (mu = 1) and no pilot, for classes you "
+        "know to be of very unequal sizes; paper: the "
         "authors' numbers, much slower. Accuracy and time per data set: docs/benchmarks.md."
     )
 
