@@ -31,7 +31,7 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ from sklearn.metrics import adjusted_rand_score
 from kingdra.bases import build_members, build_objective, predict_chunks
 from kingdra.config import KingdraConfig
 from kingdra.neighbors import nearest_neighbors
-from kingdra.trainer import Callback, Trainer
+from kingdra.trainer import Callback, Progress, Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,32 @@ def choose(
     return first
 
 
+def _whole_pilot(
+    callback: Callback | None, index: int, n_values: int, elapsed_before: float
+) -> Callback | None:
+    """``callback`` fed with progress over the whole pilot, not one value's training.
+
+    The epochs count on across the values (epoch 16 of 30 is the second value's first), and
+    the time left adds, for each value still to come, as long as this one takes.
+    """
+    if callback is None:
+        return None
+
+    def report(progress: Progress) -> None:
+        later = n_values - 1 - index
+        callback(
+            replace(
+                progress,
+                epoch=index * progress.n_epochs + progress.epoch,
+                n_epochs=n_values * progress.n_epochs,
+                elapsed_s=elapsed_before + progress.elapsed_s,
+                eta_s=progress.eta_s + later * (progress.elapsed_s + progress.eta_s),
+            )
+        )
+
+    return report
+
+
 def run_pilot(
     X: torch.Tensor,
     config: KingdraConfig,
@@ -142,7 +168,7 @@ def run_pilot(
         X = X[keep.to(X.device)]
     candidates = (float(config.mu), float(config.pilot_mu))
     agreements, sizes = [], []
-    for mu in candidates:
+    for index, mu in enumerate(candidates):
         cfg = config.replace(
             mu=mu, pilot_mu=0.0, n_models=PILOT_MEMBERS, overcluster=1, t_pos=None, t_neg=None
         )
@@ -150,7 +176,8 @@ def run_pilot(
         model = build_members(cfg, X.shape[1], generator).to(X.device)
         trainer = Trainer(model, build_objective(cfg), cfg, seed + _SEED_OFFSET, X.device, stop)
         neighbors = nearest_neighbors(X, cfg.n_neighbors) if cfg.neighbor_weight > 0 else None
-        trainer.train_epochs(X, PILOT_EPOCHS, "pilot", callback, neighbors=neighbors)
+        report = _whole_pilot(callback, index, len(candidates), time.perf_counter() - start)
+        trainer.train_epochs(X, PILOT_EPOCHS, "pilot", report, neighbors=neighbors)
         chunks = [probs.argmax(dim=-1) for probs, _ in predict_chunks(model, X)]
         labels = torch.cat(chunks, dim=1).cpu().numpy()  # (m, n)
         agreements.append(agreement(labels))

@@ -281,3 +281,22 @@ def test_mu_pilot_prints_and_records_each_seeds_decision(tmp_path, monkeypatch, 
         assert result["mu"] in result["candidates"]
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert len(table) == 1 + 2 * 2  # header, two values per seed
+
+
+def test_longtail_keeps_the_ratio_of_largest_to_smallest_class(tmp_path, capsys):
+    from benchmarks import longtail
+
+    out = tmp_path / "digits-lt.npz"
+    longtail.main(["--dataset", "digits", "--ratio", "5", "--largest", "150", "--out", str(out)])
+    saved = np.load(out)
+    sizes = np.bincount(saved["y"])
+    assert sizes.tolist() == longtail.class_sizes(10, 150, 5).tolist()
+    assert sizes[0] == 150 and sizes[-1] == 30
+    assert saved["X"].shape == (sizes.sum(), 64)
+    X, y = table2.load_xy("digits")
+    first = np.flatnonzero(y == 9)  # every kept row is a row of the source, with its label
+    kept = saved["X"][saved["y"] == 9]
+    assert all(any(np.array_equal(row, X[i]) for i in first) for row in kept)
+    assert "normalised entropy" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="fewer than the 500 asked"):
+        longtail.longtail(X, y, 500, 2.0, 0)

@@ -71,7 +71,7 @@ def test_fit_with_the_mu_pilot_records_its_choice(tmp_path, monkeypatch, capsys)
     assert record["candidates"] == [4.0, 1.5] and record["rows"] == 400
     assert config["mu"] == record["mu"] and config["pilot_mu"] == 0.0  # what trained
     err = capsys.readouterr().err
-    assert "mu pilot on 400 rows" in err and "pilot epoch 1/1" in err  # the log, the bar
+    assert "mu pilot on 400 rows" in err and "pilot epoch 2/2" in err  # the log, the bar
 
 
 def test_predict_with_the_checkpoint_reproduces_the_labels(fit_dir, tmp_path):

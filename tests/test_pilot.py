@@ -88,6 +88,13 @@ def test_engine_runs_the_pilot_once_and_otherwise_the_same_run(short_pilot):
     assert record["candidates"] == [4.0, 1.0] and record["mu"] == with_pilot.config.mu
     assert with_pilot.config.pilot_mu == 0.0  # chosen once; the config says what trains now
     assert [p.phase for p in events][0] == "pilot" and events[-1].phase == "base"
+    # the pilot's progress is one span over both values of mu: epochs 1-10 of 10
+    epochs = [(p.epoch, p.n_epochs) for p in events if p.phase == "pilot" and p.event == "epoch"]
+    assert epochs == [(e, 2 * pilot.PILOT_EPOCHS) for e in range(1, 2 * pilot.PILOT_EPOCHS + 1)]
+    timed = [p for p in events if p.phase == "pilot" and not np.isnan(p.eta_s)]
+    assert all(a.elapsed_s <= b.elapsed_s for a, b in zip(timed, timed[1:], strict=False))
+    first_value = [p for p in timed if p.epoch <= pilot.PILOT_EPOCHS]
+    assert all(p.eta_s > p.elapsed_s * 0.5 for p in first_value)  # the second value counted
     plain = KingdraEngine(X, config(3, pilot_mu=0.0, mu=record["mu"], **settings), device="cpu")
     plain.train_base()
     np.testing.assert_array_equal(with_pilot.labels_, plain.labels_)
