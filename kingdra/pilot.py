@@ -17,9 +17,13 @@ seeded sample), one output per cluster, and keeps ``config.mu`` unless both
 
 - the other value's clusters are clearly unequal in size (mean normalised entropy of the
   members' cluster sizes below :data:`EQUAL_SIZES`): where they are about equal, the weaker
-  pull changes little but can still merge two classes, and the first value (IMSAT's)
-  stays; and
+  pull still merges two classes (MNIST-5k seeds 0 and 2: 81.0 and 81.5 % against 87.9 and
+  87.5, although its members agree more), and the first value (IMSAT's) stays; and
 - its members agree more, by more than :data:`MARGIN`.
+
+The rule is right on most seeds, not all: on long-tailed MNIST (classes from 2,000 down to
+200 rows) one seed in three keeps ``mu = 4``, whose members agree there as much as those of
+``mu = 1``, and loses 20 points (docs/benchmarks.md).
 
 It changes nothing else of the run: its networks and generators are its own, so a run whose
 pilot keeps ``mu`` is the run without the pilot, bit for bit.
@@ -48,9 +52,11 @@ PILOT_MEMBERS = 4
 PILOT_EPOCHS = 15
 PILOT_ROWS = 10_000
 #: Normalised entropy of cluster sizes below which a partition counts as clearly unequal.
-#: Measured at ``mu = 1``: MNIST-5k 0.91-0.96 (seeds 0-4), full MNIST 0.92-0.95 (0-2),
-#: reuters 0.68-0.77 (0-2); MNIST-5k's ``mu = 1`` members agree more on seeds 0 and 2.
-EQUAL_SIZES = 0.85
+#: Measured at ``mu = 1`` (docs/benchmarks.md): MNIST-5k 0.913-0.982 (seeds 0-9), full
+#: MNIST 0.92-0.95 (0-2); reuters 0.68-0.77, long-tailed MNIST 0.84-0.90 where the largest
+#: class has 10 or 50 times the rows of the smallest. On MNIST-5k ``mu = 1`` loses 6-7
+#: points (seeds 0, 2), on long-tailed MNIST ``mu = 4`` loses 11-28.
+EQUAL_SIZES = 0.90
 #: Agreement (mean pairwise ARI) the second value must gain to be taken (reuters: 0.13-0.14).
 MARGIN = 0.03
 _SEED_OFFSET = 7919  # the pilot's generators differ from the run's

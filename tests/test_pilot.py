@@ -47,6 +47,8 @@ def test_agreement_and_equal_sizes():
         ((0.68, 0.70), (0.99, 0.80), 4.0),  # within the margin: the first
         ((0.25, 0.01), (0.99, 0.60), 4.0),  # less agreement
         ((0.72, 0.78), (0.99, 0.92), 4.0),  # the second's clusters are about equal anyway
+        ((0.792, 0.823), (0.997, 0.913), 4.0),  # MNIST-5k seed 2: mu = 1 would lose 6 points
+        ((0.673, 0.818), (0.982, 0.893), 1.0),  # long-tailed MNIST seed 0: mu = 4 loses 21
     ],
 )
 def test_rule(agreements, sizes, chosen):
