@@ -61,10 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     X, y = load_xy(args.dataset, args.data_dir)
     X, y = longtail(X, y, args.largest, args.ratio, args.seed)
     np.savez_compressed(args.out, X=X, y=y)
-    sizes = np.bincount(y)
+    _, codes, sizes = np.unique(y, return_inverse=True, return_counts=True)  # any label values
     print(
         f"{args.out}: {len(y):,} rows x {X.shape[1]}, class sizes {sizes.tolist()}, "
-        f"normalised entropy {equal_sizes(y[None, :], len(sizes)):.3f}"
+        f"normalised entropy {equal_sizes(codes[None, :], len(sizes)):.3f}"
     )
 
 

@@ -294,9 +294,9 @@ def test_longtail_keeps_the_ratio_of_largest_to_smallest_class(tmp_path, capsys)
     assert sizes[0] == 150 and sizes[-1] == 30
     assert saved["X"].shape == (sizes.sum(), 64)
     X, y = table2.load_xy("digits")
-    first = np.flatnonzero(y == 9)  # every kept row is a row of the source, with its label
+    nines = np.flatnonzero(y == 9)  # every kept row is a row of the source, with its label
     kept = saved["X"][saved["y"] == 9]
-    assert all(any(np.array_equal(row, X[i]) for i in first) for row in kept)
+    assert all(any(np.array_equal(row, X[i]) for i in nines) for row in kept)
     assert "normalised entropy" in capsys.readouterr().out
     with pytest.raises(ValueError, match="fewer than the 500 asked"):
         longtail.longtail(X, y, 500, 2.0, 0)
