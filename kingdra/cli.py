@@ -118,7 +118,9 @@ class ProgressBar:
         frac = min(max(done / total, 0.0), 1.0)
         filled = int(round(frac * width))
         label = (
-            progress.phase if progress.phase in ("base", "pilot") else f"iter {progress.iteration}"
+            progress.phase
+            if progress.phase in ("embed", "base", "pilot")
+            else f"iter {progress.iteration}"
         )
         loss = progress.loss.get("total", progress.loss.get("loss"))
         loss_text = f" loss {loss:.4g}" if isinstance(loss, float) and math.isfinite(loss) else ""
@@ -133,6 +135,8 @@ class ProgressBar:
 
     def plan(self, progress: Any) -> str:
         """What the time left covers, and the whole run's time left once it can be measured."""
+        if progress.phase == "embed":  # kingdra.embedding, before everything else
+            return "autoencoder; UMAP and the base phase follow"
         if progress.phase == "pilot":  # kingdra.pilot, before the base phase
             return "mu pilot; the base phase follows"
         more = self.n_iter - (0 if progress.phase == "base" else progress.iteration)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 BASES = ("ladder-im", "ladder-dot", "imsat")
+EMBEDDINGS = ("none", "ae-umap")  # kingdra.embedding
 STAGES = ("kingdra", "ensemble", "single")
 
 #: Fields the caller always sets (the estimator's own parameters with their own defaults,
@@ -124,6 +125,22 @@ class KingdraConfig:
         choices=BASES,
         paper="ladder-im",
         label="base model",
+    )
+    embed: str = setting(
+        "none",
+        "what the members train on: the input ('none', paper) or an autoencoder's code "
+        "mapped by UMAP ('ae-umap', N2D; kingdra.embedding)",
+        group="network",
+        choices=EMBEDDINGS,
+        paper="none",
+        label="representation",
+    )
+    embed_epochs: int = setting(
+        100,
+        "autoencoder epochs of embed='ae-umap'",
+        group="network",
+        range=Range(1),
+        label="autoencoder epochs",
     )
     hidden: tuple[int, ...] = setting(
         (1200, 1200),

@@ -35,6 +35,7 @@ from kingdra.bases import build_members, build_objective, predict_chunks
 from kingdra.config import KingdraConfig, Thresholds
 from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
+from kingdra.embedding import Representation, fit_representation
 from kingdra.graph import get_clusters
 from kingdra.history import load as load_history
 from kingdra.merge import OverClustering
@@ -111,6 +112,9 @@ class KingdraEngine:
     history : list of dict
         One :class:`kingdra.history.Record` per trained phase (iteration 0 is the base
         ensemble), in its JSON form.
+    representation : kingdra.embedding.Representation or None
+        What the members train on when ``config.embed != "none"``, fitted by
+        :meth:`train_base`; new rows pass through it in :meth:`predict_proba`.
     overclustering : kingdra.merge.OverClustering or None
         The fine -> final cluster map when ``config.overcluster > 1``.
     """
@@ -136,7 +140,9 @@ class KingdraEngine:
         self.n_features = int(n_features)
         self.seed = int(config.seed) if config.seed is not None else int(torch.seed() % (2**31 - 1))
         init_gen = torch.Generator().manual_seed(self.seed)
-        self.model = build_members(config, self.n_features, init_gen).to(self.device)
+        # embed="ae-umap": the members see the representation's n_clusters coordinates.
+        width = self.n_features if config.embed == "none" else config.n_clusters
+        self.model = build_members(config, width, init_gen).to(self.device)
         self.objective = build_objective(config)
         self.trainer = Trainer(self.model, self.objective, config, self.seed, self.device)
         self.optimizer = self.trainer.optimizer
@@ -151,6 +157,8 @@ class KingdraEngine:
         self.epochs_iter: int = config.epochs_iter
         # State.
         self.X: torch.Tensor | None = None
+        self.representation: Representation | None = None  # config.embed's, once fitted
+        self._embedded: torch.Tensor | None = None  # X in the representation
         self._neighbors: torch.Tensor | None = None
         self.y_eval: np.ndarray | None = None
         self.probs: np.ndarray | None = None
@@ -185,6 +193,7 @@ class KingdraEngine:
     def _attach(self, arr: np.ndarray, y_eval: Any) -> None:
         """`set_data` on ``arr`` already checked by `check_data` (the constructor's)."""
         self.X = torch.from_numpy(arr).to(self.device)
+        self._embedded = None
         self._neighbors = None
         self.y_eval = None
         if y_eval is not None:
@@ -218,6 +227,41 @@ class KingdraEngine:
             raise ValueError("this engine has no data; pass X to from_saved() or set_data()")
         return self.X
 
+    def _inputs(self, X: torch.Tensor | None = None) -> torch.Tensor:
+        """What the members see of ``X`` (default: the attached data): X, or its representation."""
+        if self.config.embed == "none":
+            return self._require_data() if X is None else X
+        if self.representation is None:
+            raise ValueError(
+                f"embed={self.config.embed!r}: the representation is not fitted yet; "
+                "train_base() fits it first"
+            )
+        if X is not None:
+            return self.representation.transform(X.to(self.device))
+        if self._embedded is None:  # data attached after the fit (a loaded run)
+            self._embedded = self.representation.transform(self._require_data())
+        return self._embedded
+
+    def fit_representation(self, callback: Callback | None = None) -> None:
+        """Fit ``config.embed``'s representation on the attached data (:mod:`kingdra.embedding`).
+
+        Done once, by :meth:`train_base`, before the ``mu`` pilot; :meth:`request_stop`
+        stops it too.
+        """
+        if self.config.embed == "none":
+            return
+        X = self._require_data()
+        self.representation = fit_representation(
+            X,
+            self.config.n_clusters,
+            self.config.embed_epochs,
+            self.seed,
+            callback,
+            self.trainer.stop_event,
+        )
+        self._embedded = self.representation.coords.to(self.device)
+        self._neighbors = None
+
     def train_members(self, epochs, phase, callback=None, pseudo=None) -> dict[str, float]:
         """Train every member ``epochs`` epochs on the attached data; mean loss parts.
 
@@ -227,12 +271,12 @@ class KingdraEngine:
         """
         neighbors = self._neighbor_table() if self.config.neighbor_weight > 0 else None
         return self.trainer.train_epochs(
-            self._require_data(), epochs, phase, callback, pseudo, neighbors, self.iteration
+            self._inputs(), epochs, phase, callback, pseudo, neighbors, self.iteration
         )
 
     def _neighbor_table(self) -> torch.Tensor:
         """(n, n_neighbors) input-space nearest neighbours of every row (cached)."""
-        X = self._require_data()
+        X = self._inputs()
         if self._neighbors is None:
             start = time.perf_counter()
             self._neighbors = nearest_neighbors(X, self.config.n_neighbors)
@@ -268,7 +312,7 @@ class KingdraEngine:
         ``extra["mu_pilot"]``. :meth:`request_stop` stops the pilot too.
         """
         result = run_pilot(
-            self._require_data(), self.config, self.seed, callback, self.trainer.stop_event
+            self._inputs(), self.config, self.seed, callback, self.trainer.stop_event
         )
         extra = {**self.config.extra, "mu_pilot": result.to_dict()}
         self.config = self.config.replace(mu=result.mu, pilot_mu=0.0, extra=extra)
@@ -279,17 +323,18 @@ class KingdraEngine:
     @torch.no_grad()
     def member_probs(self, X: Any | None = None) -> np.ndarray:
         """Clean probabilities of every member, (m, n, k); ``X=None`` uses the training data."""
-        if X is None:
-            data = self._require_data()
-        else:
-            arr = check_data(X, 1)
-            if arr.shape[1] != self.n_features:
-                raise ValueError(
-                    f"X has {arr.shape[1]} features but the model was trained on {self.n_features}"
-                )
-            data = torch.from_numpy(arr).to(self.device)
+        data = self._inputs(None if X is None else self._new_rows(X))
         chunks = [probs.float().cpu() for probs, _ in predict_chunks(self.model, data)]
         return torch.cat(chunks, dim=1).numpy()
+
+    def _new_rows(self, X: Any) -> torch.Tensor:
+        """``X`` checked as rows of the training data's width, on the device."""
+        arr = check_data(X, 1)
+        if arr.shape[1] != self.n_features:
+            raise ValueError(
+                f"X has {arr.shape[1]} features but the model was trained on {self.n_features}"
+            )
+        return torch.from_numpy(arr).to(self.device)
 
     def predict(self, merge: bool = False) -> np.ndarray:
         """Cache ``probs`` (m, n, k), ``member_labels`` and ``confidence`` (n, m); return labels.
@@ -536,8 +581,7 @@ class KingdraEngine:
         """
         if not 0 <= member < self.config.n_models:
             raise ValueError(f"member must be in 0..{self.config.n_models - 1}, got {member}")
-        data = self._require_data() if X is None else torch.from_numpy(check_data(X, 1))
-        data = data.to(self.device)
+        data = self._inputs(None if X is None else self._new_rows(X))
         out = [hidden[member].float().cpu() for _, hidden in predict_chunks(self.model, data)]
         return torch.cat(out).numpy()
 
@@ -568,7 +612,8 @@ class KingdraEngine:
         tensors : dict[str, torch.Tensor]
             ``model.*`` weights and buffers, ``optim.<i>.exp_avg|exp_avg_sq|step`` Adam
             state, ``probs`` (m, n, k) when predicted, ``pseudo_labels`` (n, m) when set,
-            ``alignment`` (m, k), ``rng.cpu`` / ``rng.device`` generator states. All on CPU,
+            ``alignment`` (m, k), ``embed.*`` the fitted representation (encoder, training
+            codes and coordinates), ``rng.cpu`` / ``rng.device`` generator states. All on CPU,
             contiguous.
         meta : dict
             JSON-safe: ``format``, ``version``, ``config``, ``n_features``, ``n_samples``,
@@ -596,6 +641,8 @@ class KingdraEngine:
         if self.overclustering is not None:
             for name, value in self.overclustering.state_dict().items():
                 tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
+        if self.representation is not None:
+            tensors.update(self.representation.state_dict())
         tensors["rng.cpu"] = self._cpu_gen.get_state()
         tensors["rng.device"] = self._dev_gen.get_state().cpu()
         meta = {
@@ -675,6 +722,11 @@ class KingdraEngine:
             engine._cpu_gen.set_state(tensors["rng.cpu"])
         if "rng.device" in tensors:
             engine._dev_gen.set_state(tensors["rng.device"].to(engine._dev_gen.device))
+        if config.embed != "none" and "embed.codes" in tensors:
+            k = config.n_clusters
+            engine.representation = Representation.empty(n_features, k, k)
+            engine.representation.load_state_dict(tensors)
+            engine.representation.encoder.to(engine.device)
         if X is not None:
             engine.set_data(X, y_eval)
         if "probs" in tensors:

@@ -38,7 +38,7 @@ def _preset_parameter_docs() -> str:
     lines = []
     for f in settings():
         if f.name in _CONFIG_OVERRIDES:
-            kind = {tuple: "tuple", int: "int", float: "float"}[field_kind(f)]
+            kind = {tuple: "tuple", int: "int", float: "float", str: "str"}[field_kind(f)]
             defaults = ", ".join(f"{p} {getattr(c, f.name)!r}" for p, c in presets.items())
             lines += [
                 f"    {f.name} : {kind}, optional",
@@ -118,6 +118,8 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         n_models=None,
         base=None,
         preset="auto",
+        embed=None,
+        embed_epochs=None,
         hidden=None,
         noise_std=None,
         denoise_weights=None,
@@ -149,6 +151,8 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.n_models = n_models
         self.base = base
         self.preset = preset
+        self.embed = embed
+        self.embed_epochs = embed_epochs
         self.hidden = hidden
         self.noise_std = noise_std
         self.denoise_weights = denoise_weights

@@ -49,17 +49,49 @@ def nearest_neighbors(
         raise ValueError(f"k must be a positive integer, got {k!r}")
     k = min(k, n - 1)
     X = X.float()
-    sq = X.pow(2).sum(dim=1)
+    dist, idx = _nearest(X, X, k, exclude_self=True)
+    return (dist, idx) if return_distance else idx
+
+
+@torch.no_grad()
+def nearest_reference_rows(
+    queries: torch.Tensor, reference: torch.Tensor, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distances and indices (each (q, k)) of every query's ``k`` nearest rows of ``reference``.
+
+    A query equal to a reference row finds it at distance 0 (nothing is excluded).
+
+    >>> d, i = nearest_reference_rows(torch.tensor([[0.9]]), torch.tensor([[0.0], [1.0]]), 1)
+    >>> i.tolist()
+    [[1]]
+    """
+    if queries.dim() != 2 or reference.dim() != 2 or queries.shape[1] != reference.shape[1]:
+        raise ValueError(
+            f"queries {tuple(queries.shape)} and reference {tuple(reference.shape)} must be "
+            "2-D with the same number of columns"
+        )
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= reference.shape[0]:
+        raise ValueError(f"k must be an integer in 1..{reference.shape[0]}, got {k!r}")
+    return _nearest(queries.float(), reference.float(), k, exclude_self=False)
+
+
+def _nearest(
+    Q: torch.Tensor, R: torch.Tensor, k: int, exclude_self: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blockwise exact k nearest rows of ``R`` for each row of ``Q`` (``Q is R`` to exclude)."""
+    n = R.shape[0]
+    sq_q, sq_r = Q.pow(2).sum(dim=1), R.pow(2).sum(dim=1)
     block = max(1, min(MAX_BLOCK_ROWS, MAX_BLOCK_ENTRIES // n))
-    out = torch.empty(n, k, dtype=torch.int64, device=X.device)
-    dist_out = torch.empty(n, k, dtype=X.dtype, device=X.device)
-    for start in range(0, n, block):
-        rows = X[start : start + block]
+    out = torch.empty(Q.shape[0], k, dtype=torch.int64, device=Q.device)
+    dist_out = torch.empty(Q.shape[0], k, dtype=Q.dtype, device=Q.device)
+    for start in range(0, Q.shape[0], block):
+        rows = Q[start : start + block]
         size = rows.shape[0]
-        dist = sq[start : start + size, None] - 2.0 * rows @ X.T + sq[None, :]
-        own = torch.arange(size, device=X.device)
-        dist[own, own + start] = float("inf")
+        dist = sq_q[start : start + size, None] - 2.0 * rows @ R.T + sq_r[None, :]
+        if exclude_self:
+            own = torch.arange(size, device=Q.device)
+            dist[own, own + start] = float("inf")
         top = dist.topk(k, dim=1, largest=False)
         out[start : start + size] = top.indices
         dist_out[start : start + size] = top.values.clamp_min(0.0).sqrt()
-    return (dist_out, out) if return_distance else out
+    return dist_out, out

@@ -42,6 +42,9 @@ def widget(container, field) -> None:
     if field.kind is tuple:
         container.text_input(field.label, key=field.key, help=field.help)
         return
+    if field.choices:
+        container.selectbox(field.label, field.choices, key=field.key, help=field.help)
+        return
     container.number_input(field.label, key=field.key, help=field.help, **field.number_input)
 
 

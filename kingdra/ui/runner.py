@@ -139,8 +139,9 @@ class PreviewSchedule:
     def due(self, progress) -> bool:
         """Whether to publish a preview at this engine ``Progress`` (a batch's or an epoch's).
 
-        Never during the ``mu`` pilot (:mod:`kingdra.pilot`) that precedes the base epochs:
-        its members are not the ensemble's.
+        Never during what precedes the base epochs: the representation's autoencoder
+        (:mod:`kingdra.embedding`), whose members do not exist yet, and the ``mu`` pilot
+        (:mod:`kingdra.pilot`), whose members are not the ensemble's.
         """
         if progress.phase != "base":
             return False

@@ -1,0 +1,119 @@
+"""The ae-umap representation (kingdra.embedding) and the engine that trains its members on it."""
+
+import numpy as np
+import pytest
+import torch
+
+from kingdra.checkpoint import run_from_bytes, run_to_bytes
+from kingdra.config import KingdraConfig
+from kingdra.embedding import Representation, fit_representation
+from kingdra.engine import Cancelled, KingdraEngine
+from kingdra.metrics import cluster_accuracy
+
+
+def blobs(n_per=60, k=3, d=12, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0.0, 3.0, (k, d))
+    X = np.concatenate([c + rng.normal(0.0, 0.5, (n_per, d)) for c in centers])
+    y = np.repeat(np.arange(k), n_per)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = blobs()
+    seen = []
+    rep = fit_representation(torch.from_numpy(X), 3, 3, seed=0, callback=seen.append)
+    return X, y, rep, seen
+
+
+def test_fit_gives_codes_and_coordinates_and_reports_progress(fitted):
+    X, _, rep, seen = fitted
+    assert rep.codes.shape == (len(X), 3) and rep.coords.shape == (len(X), 3)
+    assert torch.isfinite(rep.coords).all()
+    epochs = [p for p in seen if p.event == "epoch"]
+    assert [p.epoch for p in epochs] == [1, 2, 3]
+    assert {p.phase for p in seen} == {"embed"} and epochs[-1].eta_s == 0.0
+    assert "reconstruction" in epochs[0].loss
+
+
+def test_training_rows_map_to_their_own_coordinates_and_new_rows_nearby(fitted):
+    X, y, rep, _ = fitted
+    assert torch.equal(rep.transform(torch.from_numpy(X)), rep.coords)
+    moved = torch.from_numpy(X[:5] + 0.01)
+    new = rep.transform(moved)
+    assert new.shape == (5, 3)
+    # a slightly moved row lands among the coordinates of its own blob, not another's
+    for row, label in zip(new, y[:5], strict=True):
+        nearest = torch.cdist(row[None], rep.coords).argmin()
+        assert y[nearest] == label
+
+
+def test_state_round_trip_and_bad_input(fitted):
+    X, _, rep, _ = fitted
+    copy = Representation.empty(X.shape[1], 3, 3)
+    copy.load_state_dict(rep.state_dict())
+    probe = torch.from_numpy(X[::7] + 0.05)
+    assert torch.allclose(copy.transform(probe), rep.transform(probe))
+    with pytest.raises(ValueError, match="features but the representation was fitted on 12"):
+        rep.transform(torch.zeros(2, 5))
+    broken = rep.state_dict()
+    del broken["embed.codes"]
+    with pytest.raises(ValueError, match="does not fit the config"):
+        Representation.empty(X.shape[1], 3, 3).load_state_dict(broken)
+    with pytest.raises(ValueError, match="does not fit the config"):
+        Representation.empty(X.shape[1] + 1, 3, 3).load_state_dict(rep.state_dict())
+
+
+def test_too_few_rows_and_stop():
+    with pytest.raises(ValueError, match="needs more than 20 rows"):
+        fit_representation(torch.zeros(15, 4), 2, 1, seed=0)
+    stop = __import__("threading").Event()
+    stop.set()
+    with pytest.raises(Cancelled, match="autoencoder epoch 1"):
+        fit_representation(torch.zeros(40, 4), 2, 1, seed=0, stop=stop)
+    assert not stop.is_set()  # cleared, so the next call runs
+
+
+def test_config_checks_embed():
+    with pytest.raises(ValueError, match="unknown embed 'pca'"):
+        KingdraConfig(embed="pca")
+    with pytest.raises(ValueError, match="embed_epochs must be an integer >= 1"):
+        KingdraConfig(embed_epochs=0)
+    assert KingdraConfig().embed == "none"  # the paper's members see the input
+
+
+def test_engine_trains_members_on_the_representation_and_saves_it():
+    X, y = blobs(n_per=50)
+    cfg = KingdraConfig.from_preset(
+        "imsat",
+        n_clusters=3,
+        n_models=3,
+        hidden=(16,),
+        batch_size=50,
+        epochs_base=40,
+        epochs_iter=1,
+        n_iter=1,
+        overcluster=1,
+        pilot_mu=0.0,
+        embed="ae-umap",
+        embed_epochs=2,
+        seed=0,
+    )
+    engine = KingdraEngine(X, cfg, y_eval=y)
+    with pytest.raises(ValueError, match="representation is not fitted yet"):
+        engine.member_probs()
+    phases = []
+    engine.run(callback=lambda p: phases.append(p.phase))
+    assert phases[0] == "embed" and "base" in phases
+    assert engine.model.state_dict()  # members built for the 3 coordinates, not 12 inputs
+    first = next(v for k, v in engine.model.state_dict().items() if v.dim() == 3)
+    assert 3 in first.shape[1:] and 12 not in first.shape[1:]
+    assert cluster_accuracy(y, engine.labels_) > 0.9  # three far blobs
+    # the training rows through predict_proba: the labels of the run
+    assert np.array_equal(engine.predict_proba(X).argmax(1), engine.labels_)
+    loaded = run_from_bytes(run_to_bytes(engine))
+    probe = X[::5] + 0.02
+    assert np.allclose(loaded.predict_proba(probe), engine.predict_proba(probe), atol=1e-5)
+    with pytest.raises(ValueError, match="4 features but the model was trained on 12"):
+        engine.predict_proba(np.zeros((2, 4), np.float32))
