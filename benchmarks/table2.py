@@ -59,11 +59,17 @@ PAPER_MNIST = {
 ROW_GROUPS = {
     "kmeans": ["K-means"],
     "umap-gmm": ["UMAP (10-d) + GMM"],
+    "n2d": ["N2D (autoencoder + UMAP + GMM)"],
     "ladder-im": ["Ladder-IM", "Ladder-IM-ensemble", "Kingdra-Ladder-IM"],
     "ladder-dot": ["Ladder-Dot", "Ladder-Dot-ensemble", "Kingdra-Ladder-Dot"],
     "imsat": ["IMSAT (one member)", "IMSAT-ensemble", "Kingdra-IMSAT"],
     "imsat-large": ["IMSAT, large (one member)", "IMSAT-ensemble, large", "Kingdra-IMSAT, large"],
     "fast": ["Ladder-IM, fast (one member)", "Ladder-IM-ensemble, fast", "Kingdra, fast"],
+    "imsat-ae-umap": [
+        "IMSAT on ae-umap (one member)",
+        "IMSAT-ensemble on ae-umap",
+        "Kingdra-IMSAT on ae-umap",
+    ],
     "default": ["default (one member)", "default (ensemble)", "Kingdra (default)"],
 }
 
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         row["acc"].append(round(float(acc), 5))
         row["seconds"].append(round(float(seconds), 2))
 
-    baselines = [g for g in ("kmeans", "umap-gmm") if g in groups]
+    baselines = [g for g in ("kmeans", "umap-gmm", "n2d") if g in groups]
     default_preset = resolve_preset(AUTO, len(X))  # what KingdraCluster() runs on this data
     runs = {
         "ladder-im": ("paper", "ladder-im", ROW_GROUPS["ladder-im"]),
@@ -199,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "imsat": ("imsat", None, ROW_GROUPS["imsat"]),
         "imsat-large": ("imsat-large", None, ROW_GROUPS["imsat-large"]),
         "fast": ("fast", None, ROW_GROUPS["fast"]),
+        "imsat-ae-umap": ("imsat-ae-umap", None, ROW_GROUPS["imsat-ae-umap"]),
         "default": (default_preset, None, ROW_GROUPS["default"]),
     }
     for i, seed in enumerate(args.seeds):

@@ -1,7 +1,8 @@
 """Classical clustering baselines run on the same data as Kingdra.
 
-K-means, agglomerative (Ward), spectral clustering (nearest-neighbours affinity) and
-UMAP (10-d) followed by a Gaussian mixture: the rows Kingdra is compared against in the
+K-means, agglomerative (Ward), spectral clustering (nearest-neighbours affinity),
+UMAP (10-d) followed by a Gaussian mixture, and N2D (the same mixture on UMAP of an
+autoencoder's code, :mod:`kingdra.embedding`): the rows Kingdra is compared against in the
 benchmarks and the app. Each ``*_labels`` function returns one integer label per row of ``X``;
 :func:`run_baselines` runs several, times them and scores them when labels are known.
 
@@ -31,7 +32,7 @@ from kingdra.metrics import ari, cluster_accuracy, nmi
 logger = logging.getLogger(__name__)
 
 #: Baseline names accepted by :func:`run_baselines`, in the order they are run.
-BASELINES = ("kmeans", "agglomerative", "spectral", "umap-gmm")
+BASELINES = ("kmeans", "agglomerative", "spectral", "umap-gmm", "n2d")
 
 #: Above this many samples spectral clustering is skipped: its affinity eigenproblem and
 #: k-NN graph cost minutes and gigabytes on a laptop CPU (MNIST-70k).
@@ -87,11 +88,29 @@ def umap_gmm_labels(X, k, random_state=None, n_components=10, n_neighbors=15) ->
     return gmm.fit_predict(embedding).astype(np.int64)
 
 
+def n2d_labels(X, k, random_state=None, epochs=100) -> np.ndarray:
+    """N2D (McConville et al., 2020): a Gaussian mixture of ``k`` on UMAP of an autoencoder's code.
+
+    The representation is :func:`kingdra.embedding.fit_representation`'s, the one
+    ``embed="ae-umap"`` trains Kingdra's members on: ``epochs`` autoencoder epochs, code and
+    UMAP of ``k`` dimensions.
+    """
+    import torch  # noqa: PLC0415 - the other baselines need no torch
+
+    from kingdra.embedding import fit_representation  # noqa: PLC0415
+
+    seed = _seed(random_state)
+    rep = fit_representation(torch.from_numpy(np.asarray(X, np.float32)), k, epochs, seed)
+    gmm = GaussianMixture(n_components=k, covariance_type="full", n_init=3, random_state=seed)
+    return gmm.fit_predict(rep.coords.cpu().numpy()).astype(np.int64)
+
+
 _FUNCTIONS = {
     "kmeans": kmeans_labels,
     "agglomerative": agglomerative_labels,
     "spectral": spectral_labels,
     "umap-gmm": umap_gmm_labels,
+    "n2d": n2d_labels,
 }
 
 

@@ -1,5 +1,7 @@
 """Classical baselines: the same figures as DESIGN.md on digits, and clear errors."""
 
+import functools
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -72,3 +74,17 @@ def test_bad_input_raises_value_error(kwargs, message):
     k = kwargs.pop("k", 3)
     with pytest.raises(ValueError, match=message):
         run_baselines(X, k, **kwargs)
+
+
+def test_n2d_separates_blobs_and_repeats_for_a_seed(monkeypatch):
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0.0, 3.0, (3, 12))
+    X = np.concatenate([c + rng.normal(0.0, 0.5, (40, 12)) for c in centers])
+    y = np.repeat(np.arange(3), 40)
+    a = baselines.n2d_labels(X, 3, random_state=0, epochs=3)
+    b = baselines.n2d_labels(X, 3, random_state=0, epochs=3)
+    assert np.array_equal(a, b)
+    short = functools.partial(baselines.n2d_labels, epochs=3)  # 100 by default
+    monkeypatch.setitem(baselines._FUNCTIONS, "n2d", short)
+    (row,) = run_baselines(X, 3, y=y, which="n2d", random_state=0)
+    assert row["acc"] > 0.95  # three far blobs

@@ -74,6 +74,23 @@ def test_fit_with_the_mu_pilot_records_its_choice(tmp_path, monkeypatch, capsys)
     assert "mu pilot on 400 rows" in err and "pilot epoch 2/2" in err  # the log, the bar
 
 
+def test_fit_on_the_ae_umap_representation_and_predict_from_its_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["fit", "--dataset", "digits", "--out", str(run), *TINY, "--n-iter", "0"]
+    assert main([*argv, "--embed", "ae-umap", "--embed-epochs", "1", "--pilot-mu", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "embed epoch 1/1" in err and "ae-umap representation of 1797 x 64 rows" in err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["config"]["embed"] == "ae-umap" and metrics["d"] == 64
+    ckpt = str(run / "model.safetensors")
+    out = tmp_path / "pred"
+    args = ["predict", "--checkpoint", ckpt, "--dataset", "digits", "--out", str(out)]
+    assert main([*args, "--quiet", "--device", "cpu"]) == 0
+    _, fitted = _read_labels(run / "labels.csv")
+    _, predicted = _read_labels(out / "labels.csv")
+    assert np.array_equal(predicted[:, 1], fitted[:, 1])  # the training rows keep their labels
+
+
 def test_predict_with_the_checkpoint_reproduces_the_labels(fit_dir, tmp_path):
     ckpt = str(fit_dir / "model.safetensors")
     args = ["predict", "--checkpoint", ckpt, "--dataset", "digits", "--out", str(tmp_path)]
