@@ -184,6 +184,20 @@ def test_train_form_over_clustering_reaches_the_config():
     assert not at.error
 
 
+def test_train_form_trains_the_members_on_the_ae_umap_representation():
+    at = _page(_app(), "train")
+    assert at.selectbox(key="train_embed").value == "none"  # the fast preset's
+    at.selectbox(key="train_embed").set_value("ae-umap")
+    at.number_input(key="train_embed_epochs").set_value(1)
+    at.button(key="train_start").click().run()
+    _ok(at)
+    assert not at.error
+    session = at.session_state["kingdra_session"]
+    assert session.config.embed == "ae-umap" and session.config.embed_epochs == 1
+    assert session.engine.representation.coords.shape == (1797, 10)
+    assert session.latest.member_labels.shape[0] == 1797
+
+
 @pytest.mark.slow
 def test_training_records_snapshots(trained):
     assert [s.iteration for s in trained.snapshots] == [0, 1]
