@@ -123,8 +123,19 @@ class Representation:
             codes, coords = tensors[f"{prefix}codes"], tensors[f"{prefix}coords"]
         except (RuntimeError, KeyError) as err:
             raise ValueError(f"the saved representation does not fit the config: {err}") from err
-        if codes.shape[1] != self.codes.shape[1] or coords.shape[1] != self.coords.shape[1]:
-            raise ValueError("the saved representation's codes or coordinates are misshapen")
+        if (
+            codes.dim() != 2
+            or coords.dim() != 2
+            or codes.shape[1] != self.codes.shape[1]
+            or coords.shape[1] != self.coords.shape[1]
+            or codes.shape[0] != coords.shape[0]
+            or codes.shape[0] == 0
+        ):
+            raise ValueError(
+                f"the saved representation is misshapen: codes {tuple(codes.shape)}, "
+                f"coordinates {tuple(coords.shape)}; expected (n, {self.codes.shape[1]}) and "
+                f"(n, {self.coords.shape[1]})"
+            )
         self.encoder.eval()
         self.codes, self.coords = codes.float(), coords.float()
 

@@ -63,6 +63,10 @@ def test_state_round_trip_and_bad_input(fitted):
         Representation.empty(X.shape[1], 3, 3).load_state_dict(broken)
     with pytest.raises(ValueError, match="does not fit the config"):
         Representation.empty(X.shape[1] + 1, 3, 3).load_state_dict(rep.state_dict())
+    cut = rep.state_dict()
+    cut["embed.coords"] = cut["embed.coords"][:-1]  # one row short of the codes
+    with pytest.raises(ValueError, match="misshapen: codes \\(180, 3\\), coordinates \\(179, 3\\)"):
+        Representation.empty(X.shape[1], 3, 3).load_state_dict(cut)
 
 
 def test_too_few_rows_and_stop():
