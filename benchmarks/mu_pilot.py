@@ -18,7 +18,7 @@ import torch
 
 from benchmarks.table2 import ROOT, command_line, commit, load_xy, seed_list, write_report
 from kingdra import pilot
-from kingdra.config import AUTO, KingdraConfig, resolve_preset
+from kingdra.config import AUTO, KingdraConfig, nonzero_fraction, resolve_preset
 from kingdra.device import device_description, resolve_device
 
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     measured_commit = commit()
     X, y = load_xy(args.dataset, args.data_dir if args.dataset == "mnist" else None)
     device = resolve_device(args.device)
-    preset = resolve_preset(args.preset, len(X))
+    preset = resolve_preset(args.preset, len(X), nonzero_fraction(X))
     data = torch.from_numpy(X).to(device)
     results = {}
     for seed in args.seeds:

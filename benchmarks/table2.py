@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from kingdra.baselines import run_baselines
-from kingdra.config import AUTO, KingdraConfig, resolve_preset
+from kingdra.config import AUTO, KingdraConfig, nonzero_fraction, resolve_preset
 from kingdra.data import load
 from kingdra.device import device_description, resolve_device
 from kingdra.engine import KingdraEngine
@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         row["seconds"].append(round(float(seconds), 2))
 
     baselines = [g for g in ("kmeans", "umap-gmm", "n2d") if g in groups]
-    default_preset = resolve_preset(AUTO, len(X))  # what KingdraCluster() runs on this data
+    # what KingdraCluster() runs on this data
+    default_preset = resolve_preset(AUTO, len(X), nonzero_fraction(X))
     runs = {
         "ladder-im": ("paper", "ladder-im", ROW_GROUPS["ladder-im"]),
         "ladder-dot": ("paper", "ladder-dot", ROW_GROUPS["ladder-dot"]),

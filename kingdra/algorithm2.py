@@ -55,10 +55,10 @@ def step(engine: KingdraEngine, callback: Callback | None = None) -> None:
 def base_ensemble(engine: KingdraEngine, epochs: int, callback: Callback | None = None) -> None:
     """Lines 1-4: every member minimises its unsupervised loss; then predict and record."""
     start = time.perf_counter()
-    if engine.config.embed != "none" and engine.representation is None:
-        engine.fit_representation(callback)  # kingdra.embedding: what the members train on
     if engine.config.pilot_mu > 0:  # kingdra.pilot: IM's mu chosen by the members' agreement
         engine.choose_mu(callback)
+    if engine.config.embed != "none" and engine.representation is None:
+        engine.fit_representation(callback)  # kingdra.embedding: what the members train on
     losses = engine.train_members(epochs, "base", callback)
     engine.base_trained = True
     engine.predict(merge=True)  # the fine clusters' merge is fixed on the base ensemble

@@ -32,6 +32,7 @@ from kingdra.config import (
     KingdraConfig,
     describe_auto,
     field_kind,
+    nonzero_fraction,
     preset_fields,
     resolve_preset,
     settings,
@@ -442,8 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PRESET_NAMES,
         help=(
             "named settings (docs/presets.md); the options below override them "
-            f"(default: auto, the preset for the data's size: {describe_auto()})"
-        ).replace("``", ""),
+            "(default: auto, the preset for the data's size and sparsity: "
+            f"{describe_auto()})"
+        )
+        .replace("``", "")
+        .replace("%", "%%"),  # argparse formats help with %
     )
     fit.add_argument(
         "--n-clusters",
@@ -624,11 +628,12 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     if k is None:
         raise ValueError(f"{ds.name} has no labels: give the number of clusters with --n-clusters")
     estimator = estimator_from_args(args, k)
-    config = estimator.make_config(n_samples=ds.X.shape[0])  # before any training
+    nonzero = nonzero_fraction(ds.X)
+    config = estimator.make_config(ds.X.shape[0], nonzero)  # before any training
     engine = KingdraEngine(ds.X, config, y_eval=ds.y, device=args.device)
     if bar is not None:
         bar.n_iter = config.n_iter if config.stage == "kingdra" else 0
-    preset = resolve_preset(args.preset, ds.X.shape[0])
+    preset = resolve_preset(args.preset, ds.X.shape[0], nonzero)
     logger.info(
         "%s: n=%d, d=%d, k=%d, preset %s on %s",
         ds.name,

@@ -388,7 +388,7 @@ class KingdraConfig:
     # -- construction and (de)serialisation --------------------------------------------------
     @classmethod
     def from_preset(
-        cls, name: str, n_samples: int | None = None, **overrides: Any
+        cls, name: str, n_samples: int | None = None, nonzero: float = 1.0, **overrides: Any
     ) -> KingdraConfig:
         """A preset from :data:`PRESETS` with some fields replaced.
 
@@ -399,6 +399,9 @@ class KingdraConfig:
             for ``n_samples`` rows.
         n_samples : int, optional
             Rows of the data; needed by ``"auto"`` only.
+        nonzero : float
+            The data's fraction of non-zero entries (:func:`nonzero_fraction`); read by
+            ``"auto"`` only, which takes another preset for sparse data. 1.0: dense.
         **overrides
             Any field of :class:`KingdraConfig`, e.g. ``n_clusters=10``.
 
@@ -408,7 +411,7 @@ class KingdraConfig:
         becomes 0: the dot-product loss leaves outputs soft, and on digits no point reached
         0.9 in every member, so the graph found no anchor at all (measured: coverage 0).
         """
-        name = resolve_preset(name, n_samples)
+        name = resolve_preset(name, n_samples, nonzero)
         values = dict(PRESETS[name])
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
@@ -442,11 +445,13 @@ class KingdraConfig:
         return cls(**data)
 
 
-def resolve_preset(name: str, n_samples: int | None = None) -> str:
+def resolve_preset(name: str, n_samples: int | None = None, nonzero: float = 1.0) -> str:
     """The key of :data:`PRESETS` that ``name`` stands for on ``n_samples`` rows.
 
     A key of :data:`PRESETS` stands for itself; ``"auto"`` for the first preset of
-    :data:`AUTO_PRESETS` whose row bound exceeds ``n_samples``.
+    :data:`AUTO_PRESETS` whose row bound exceeds ``n_samples``, or its :data:`AUTO_SPARSE`
+    alternative where ``nonzero`` (:func:`nonzero_fraction` of the data; 1.0, dense, when not
+    given) is below :data:`SPARSE_BELOW`.
 
     Raises
     ------
@@ -462,9 +467,11 @@ def resolve_preset(name: str, n_samples: int | None = None) -> str:
             f"preset 'auto' picks its settings by the number of rows: give n_samples "
             f"(got {n_samples!r}), or name a preset ({', '.join(PRESETS)})"
         )
+    if not _is_number(nonzero) or not 0 <= nonzero <= 1:
+        raise ValueError(f"nonzero must be a fraction in [0, 1], got {nonzero!r}")
     for bound, preset in AUTO_PRESETS:
         if bound is None or n_samples < bound:
-            return preset
+            return AUTO_SPARSE.get(preset, preset) if nonzero < SPARSE_BELOW else preset
     raise AssertionError("AUTO_PRESETS ends with an unbounded preset")
 
 
@@ -646,16 +653,15 @@ PRESETS["imsat-ae-umap"] = dict(
     PRESETS["imsat"],
     # The members train on an autoencoder's code mapped by UMAP (kingdra.embedding). MNIST-5k
     # seeds 0-4: 92.7 ± 1.0 % (worst 90.8) against imsat's 87.9 ± 0.5, level with N2D's
-    # mixture on the same representation (docs/benchmarks.md). Not auto's choice: on Reuters'
-    # tf-idf it gives 44.3 % against imsat's 65.1 (seed 0).
+    # mixture on the same representation (docs/benchmarks.md). auto's choice for dense
+    # inputs; on Reuters' tf-idf it gives 44.3 % (53.4 with mu = 1) against imsat's 65.1.
     embed="ae-umap",
     # the embedding's clusters are compact, a split in two arbitrary: 2 outputs per cluster
     # gave base ensembles of 90.2 / 87.7 % against 93.6 / 93.6 (seeds 0 / 1, an exploratory run)
     overcluster=1,
     n_iter=0,  # the iterations lose on it: MNIST-5k seed 0 93.1 -> 78.0 % after three
-    # The mu pilot's cut was set on raw inputs; on the embedding it took mu = 1 for MNIST-5k
-    # seed 2 (sizes 0.789, agreement 0.761 against 0.706) and the base ensemble fell to 67.5 %.
-    pilot_mu=0.0,
+    # pilot_mu: imsat's 1. The pilot runs on the inputs, before the representation: its cut
+    # was set there, and on the embedding mu = 1 sizes are 0.79-0.85 even for equal classes.
 )
 
 #: The name of the default preset: it picks one of :data:`PRESETS` by the data's size.
@@ -663,16 +669,34 @@ AUTO = "auto"
 
 #: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
 #: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.1 ± 0.7 % against
-#: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat`` 87.9 ± 0.5 (seeds 0-4) against ``fast``
-#: 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 % on seeds 0-3 (0 and 1 after two iterations,
-#: 2 and 3 after the preset's three) in 17-29 minutes. The bounds lie between the sizes
-#: measured: 3,000 between 1,797 and 5,000; 20,000 where ``imsat`` (4.9 minutes on MNIST-5k,
-#: idle) would take about 20 minutes and ``imsat-large`` a quarter.
+#: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat-ae-umap`` 92.7 ± 1.0 (seeds 0-4) against ``imsat``
+#: 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 % on seeds 0-3 (0
+#: and 1 after two iterations, 2 and 3 after the preset's three) in 17-29 minutes. The bounds
+#: lie between the sizes measured: 3,000 between 1,797 and 5,000; 20,000 where ``imsat``
+#: (4.9 minutes on MNIST-5k, idle) would take about 20 minutes and ``imsat-large`` a quarter.
 AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
     (3000, "fast"),
-    (20000, "imsat"),
+    (20000, "imsat-ae-umap"),
     (None, "imsat-large"),
 )
+
+#: Below this fraction of non-zero entries the data counts as sparse (tf-idf text: Reuters
+#: 0.020; MNIST's pixels 0.193, digits 0.511).
+SPARSE_BELOW = 0.10
+
+#: What ``auto`` takes instead on sparse data: the autoencoder learns little from rows that
+#: are 98 % zeros (Reuters seed 0: 44.3 %, 53.4 with ``mu = 1``, against ``imsat``'s 65.1).
+AUTO_SPARSE: dict[str, str] = {"imsat-ae-umap": "imsat"}
+
+
+def nonzero_fraction(X: Any) -> float:
+    """The fraction of entries of ``X`` that are not zero (1.0 for an empty array).
+
+    >>> nonzero_fraction(np.array([[0.0, 1.0], [0.0, 0.0]]))
+    0.25
+    """
+    arr = np.asarray(X)
+    return float(np.count_nonzero(arr) / arr.size) if arr.size else 1.0
 
 
 def describe_auto() -> str:
@@ -680,6 +704,12 @@ def describe_auto() -> str:
     parts, low = [], 0
     for bound, preset in AUTO_PRESETS:
         rows = f"from {low:,} rows" if bound is None else f"below {bound:,}"
+        sparse = AUTO_SPARSE.get(preset)
+        if sparse is not None:
+            rows += (
+                f" (``{sparse}`` where under {SPARSE_BELOW * 100:g} % of the entries are non-zero, "
+                "as in tf-idf text)"
+            )
         parts.append(f"``{preset}`` {rows}")
         low = bound
     return ", ".join(parts)

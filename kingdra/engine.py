@@ -245,7 +245,7 @@ class KingdraEngine:
     def fit_representation(self, callback: Callback | None = None) -> None:
         """Fit ``config.embed``'s representation on the attached data (:mod:`kingdra.embedding`).
 
-        Done once, by :meth:`train_base`, before the ``mu`` pilot; :meth:`request_stop`
+        Done once, by :meth:`train_base`, after the ``mu`` pilot; :meth:`request_stop`
         stops it too.
         """
         if self.config.embed == "none":
@@ -311,8 +311,10 @@ class KingdraEngine:
         the chosen ``mu``, ``pilot_mu = 0`` and the pilot's measurements in
         ``extra["mu_pilot"]``. :meth:`request_stop` stops the pilot too.
         """
+        # On the input, also where the members train on a representation: the pilot's cut
+        # was measured there (on UMAP's compact clusters mu = 1 looks unequal on equal classes).
         result = run_pilot(
-            self._inputs(), self.config, self.seed, callback, self.trainer.stop_event
+            self._require_data(), self.config, self.seed, callback, self.trainer.stop_event
         )
         extra = {**self.config.extra, "mu_pilot": result.to_dict()}
         self.config = self.config.replace(mu=result.mu, pilot_mu=0.0, extra=extra)

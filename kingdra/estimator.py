@@ -18,6 +18,7 @@ from kingdra.config import (
     KingdraConfig,
     describe_auto,
     field_kind,
+    nonzero_fraction,
     preset_fields,
     resolve_preset,
     settings,
@@ -189,14 +190,15 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
             return int(rs) % (2**31 - 1)
         return int(check_random_state(rs).randint(2**31 - 1))
 
-    def make_config(self, n_samples: int | None = None) -> KingdraConfig:
+    def make_config(self, n_samples: int | None = None, nonzero: float = 1.0) -> KingdraConfig:
         """The validated :class:`~kingdra.config.KingdraConfig` these parameters give.
 
-        The preset's values (``"auto"``: the preset for ``n_samples`` rows), replaced by
+        The preset's values (``"auto"``: the preset for ``n_samples`` rows whose fraction of
+        non-zero entries is ``nonzero``, :func:`~kingdra.config.resolve_preset`), replaced by
         every parameter that is not None. Raises ``ValueError`` saying what to fix, before
         any data is read or anything trained.
         """
-        preset = resolve_preset(self.preset, n_samples)
+        preset = resolve_preset(self.preset, n_samples, nonzero)
         overrides: dict[str, Any] = {}
         for name in ("n_clusters", "n_models", "base", *_CONFIG_OVERRIDES):
             value = getattr(self, name)
@@ -246,8 +248,8 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         # scikit-learn's conventions (2-D, not sparse, 2+ rows) here; the engine checks the
         # rest once (NaN / inf with their row and column, at least n_clusters rows).
         X = check_array(X, dtype=np.float32, ensure_min_samples=2, ensure_all_finite=False)
-        if self.preset == AUTO:  # its settings depend on the number of rows
-            config = self.make_config(n_samples=X.shape[0])
+        if self.preset == AUTO:  # its settings depend on the rows and their sparsity
+            config = self.make_config(X.shape[0], nonzero_fraction(X))
         engine = KingdraEngine(X, config, device=self.device)
         engine.run(callback=self._callback())
         self.set_engine(engine)

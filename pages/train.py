@@ -4,7 +4,7 @@ import os
 
 import streamlit as st
 
-from kingdra.config import AUTO, PRESET_NAMES, resolve_preset
+from kingdra.config import AUTO, PRESET_NAMES, nonzero_fraction, resolve_preset
 from kingdra.plots import loss_curves_figure
 from kingdra.ui import train_view
 from kingdra.ui.session import DEFAULTS_ENV
@@ -58,15 +58,16 @@ if ds is None:
 
 running = session.runner.is_running()
 n_rows = int(ds.X.shape[0])
+nonzero = nonzero_fraction(ds.X)  # auto takes another preset for sparse data
 choice = st.selectbox(
     "Preset",
     PRESET_NAMES,
     index=PRESET_NAMES.index(AUTO),
     key="train_preset",
-    format_func=lambda name: train_view.preset_label(name, n_rows),
+    format_func=lambda name: train_view.preset_label(name, n_rows, nonzero),
     help=train_view.preset_help(),
 )
-preset = resolve_preset(choice, n_rows)
+preset = resolve_preset(choice, n_rows, nonzero)
 if st.session_state.get("_train_filled") != preset:
     fill_form(preset)
     st.session_state["_train_filled"] = preset

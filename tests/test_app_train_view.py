@@ -12,6 +12,9 @@ def test_the_preset_box_says_what_auto_picks_and_what_each_preset_costs():
     assert train_view.preset_label("auto", 1797) == "auto: fast for 1,797 rows"
     assert train_view.preset_label("auto", 70_000) == "auto: imsat-large for 70,000 rows"
     assert train_view.preset_label("imsat", 70_000) == "imsat"
+    assert train_view.preset_label("auto", 5000) == "auto: imsat-ae-umap for 5,000 rows"
+    sparse = train_view.preset_label("auto", 7309, nonzero=0.02)
+    assert sparse == "auto: imsat for 7,309 rows of sparse data"
     text = train_view.preset_help()
     assert "fast below 3,000" in text and "``" not in text
     assert "MNIST-5k: base ensemble 5 min 7 s" in text and "load 3-4" in text

@@ -104,6 +104,25 @@ def test_engine_runs_the_pilot_once_and_otherwise_the_same_run(short_pilot):
     assert "mu_pilot" not in plain.config.extra
 
 
+def test_the_pilot_runs_on_the_inputs_before_the_representation(short_pilot):
+    """embed="ae-umap": the pilot sees the input (its cut was set there), then the embedding."""
+    X = blobs([150, 150, 150])
+    settings = dict(n_models=2, epochs_base=2, n_iter=0, overcluster=1)
+    settings.update(embed="ae-umap", embed_epochs=2)
+    with_pilot = KingdraEngine(X, config(3, **settings), device="cpu")
+    events = []
+    with_pilot.train_base(callback=events.append)
+    phases = list(dict.fromkeys(p.phase for p in events))
+    assert phases == ["pilot", "embed", "base"]
+    record = with_pilot.config.extra["mu_pilot"]
+    assert record["rows"] == len(X)
+    direct = run_pilot(torch.from_numpy(X), config(3, **settings), seed=0)
+    assert (direct.agreement, direct.mu) == (tuple(record["agreement"]), record["mu"])
+    plain = KingdraEngine(X, config(3, pilot_mu=0.0, mu=record["mu"], **settings), device="cpu")
+    plain.train_base()
+    np.testing.assert_array_equal(with_pilot.probs, plain.probs)  # the same run after it
+
+
 def test_stop_during_the_pilot(short_pilot):
     engine = KingdraEngine(blobs([270, 270, 260]), config(3, n_models=2), device="cpu")
 

@@ -1,4 +1,4 @@
-"""The default preset ``auto`` picks its settings by the number of rows."""
+"""The default preset ``auto`` picks its settings by the number of rows and their sparsity."""
 
 import json
 from pathlib import Path
@@ -9,22 +9,52 @@ import pytest
 from kingdra import KingdraCluster
 from kingdra.config import (
     AUTO_PRESETS,
+    AUTO_SPARSE,
     PRESET_NAMES,
     PRESETS,
+    SPARSE_BELOW,
     KingdraConfig,
     describe_auto,
+    nonzero_fraction,
     resolve_preset,
 )
 
 
 @pytest.mark.parametrize(
     ("n", "preset"),
-    [(1, "fast"), (1797, "fast"), (2999, "fast"), (3000, "imsat"), (5000, "imsat")]
-    + [(19999, "imsat"), (20000, "imsat-large"), (70000, "imsat-large")],
+    [(1, "fast"), (1797, "fast"), (2999, "fast"), (3000, "imsat-ae-umap")]
+    + [(5000, "imsat-ae-umap"), (19999, "imsat-ae-umap"), (20000, "imsat-large")]
+    + [(70000, "imsat-large")],
 )
 def test_auto_picks_the_preset_measured_for_that_size(n, preset):
     assert resolve_preset("auto", n) == preset
     assert KingdraConfig.from_preset("auto", n_samples=n) == KingdraConfig.from_preset(preset)
+
+
+@pytest.mark.parametrize(
+    ("n", "nonzero", "preset"),
+    [(1797, 0.02, "fast"), (5000, 0.0, "imsat"), (7309, 0.0198, "imsat")]
+    + [(5000, 0.0999, "imsat"), (5000, 0.10, "imsat-ae-umap"), (5000, 0.19, "imsat-ae-umap")]
+    + [(70000, 0.02, "imsat-large")],
+)
+def test_auto_keeps_the_inputs_for_sparse_data_of_middle_size(n, nonzero, preset):
+    assert resolve_preset("auto", n, nonzero) == preset
+    config = KingdraConfig.from_preset("auto", n_samples=n, nonzero=nonzero)
+    assert config == KingdraConfig.from_preset(preset)
+
+
+@pytest.mark.parametrize("nonzero", [-0.1, 1.5, float("nan"), "dense", None])
+def test_auto_refuses_a_fraction_out_of_range(nonzero):
+    with pytest.raises(ValueError, match="nonzero must be a fraction in"):
+        resolve_preset("auto", 5000, nonzero)
+
+
+def test_nonzero_fraction_counts_entries():
+    assert nonzero_fraction(np.zeros((3, 4))) == 0.0
+    assert nonzero_fraction(np.eye(4)) == 0.25
+    assert nonzero_fraction(np.zeros((0, 4))) == 1.0  # no entries: not evidence of sparsity
+    X = np.random.default_rng(0).random((50, 20))
+    assert nonzero_fraction(np.where(X < 0.05, X, 0)) < SPARSE_BELOW
 
 
 def test_a_named_preset_stands_for_itself_whatever_the_size():
@@ -40,7 +70,7 @@ def test_auto_without_a_row_count_says_what_to_give(n):
 
 
 def test_unknown_preset_lists_the_names():
-    names = "auto, paper, fast, imsat, imsat-large, unequal"
+    names = "auto, paper, fast, imsat, imsat-large, unequal, imsat-ae-umap"
     with pytest.raises(ValueError, match=f"use one of {names}"):
         resolve_preset("fastest", 100)
 
@@ -50,8 +80,10 @@ def test_the_rule_ends_unbounded_and_names_real_presets():
     assert bounds[-1] is None and bounds[:-1] == sorted(bounds[:-1])
     assert all(preset in PRESETS for _, preset in AUTO_PRESETS)
     assert PRESET_NAMES[0] == "auto"
+    assert all(preset in PRESETS for preset in AUTO_SPARSE.values())
     assert describe_auto() == (
-        "``fast`` below 3,000, ``imsat`` below 20,000, ``imsat-large`` from 20,000 rows"
+        "``fast`` below 3,000, ``imsat-ae-umap`` below 20,000 (``imsat`` where under 10 % of "
+        "the entries are non-zero, as in tf-idf text), ``imsat-large`` from 20,000 rows"
     )
 
 
@@ -81,7 +113,8 @@ def test_estimator_default_is_auto_and_uses_the_rows_of_X():
     est = KingdraCluster(n_clusters=3, epochs_base=0, n_iter=0, random_state=0)
     assert est.preset == "auto" and est.n_models is None
     assert est.make_config(n_samples=100).base == "ladder-im"  # fast
-    assert est.make_config(n_samples=5000).base == "imsat"
+    assert est.make_config(n_samples=5000).embed == "ae-umap"
+    assert est.make_config(5000, nonzero=0.02).embed == "none"
     big = est.make_config(n_samples=50000)
     assert (big.base, big.n_models) == ("imsat", 5)
     X = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
@@ -129,7 +162,7 @@ def test_train_page_defaults_to_auto_and_fills_the_form_from_its_preset():
 @pytest.mark.parametrize(
     ("argv", "rows", "base", "n_models"),
     [
-        ([], 5000, "imsat", 10),  # auto -> imsat: its members, not the config's default base
+        ([], 5000, "imsat", 10),  # auto -> imsat-ae-umap: its members, not the default base
         ([], 70000, "imsat", 5),
         ([], 1797, "ladder-im", 10),
         (["--preset", "imsat"], 100, "imsat", 10),
