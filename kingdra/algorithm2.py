@@ -36,12 +36,17 @@ logger = logging.getLogger(__name__)
 __all__ = ["base_ensemble", "iteration", "kingdra", "step"]
 
 
-def kingdra(engine: KingdraEngine, n_iter: int, callback: Callback | None = None) -> None:
-    """Algorithm 2: the base ensemble (unless trained), then ``n_iter`` iterations."""
+def kingdra(engine: KingdraEngine, n_iter: int | None, callback: Callback | None = None) -> None:
+    """Algorithm 2: the base ensemble (unless trained), then ``n_iter`` iterations.
+
+    ``n_iter=None``: the config's, read after the base phase.
+    """
     if not engine.base_trained:
         engine.train_base(callback=callback)  # lines 1-4
     if engine.config.stage != "kingdra":  # the base ensemble alone ("ensemble", "single")
         return
+    if n_iter is None:
+        n_iter = engine.config.n_iter
     for _ in range(n_iter):  # line 5
         step(engine, callback)
 

@@ -84,11 +84,14 @@ def umap_gmm_labels(X, k, random_state=None, n_components=10, n_neighbors=15) ->
         )
         .fit_transform(X)
     )
-    return _gmm_labels(embedding, k, seed)
+    return gmm_labels(embedding, k, seed)
 
 
-def _gmm_labels(embedding, k: int, seed: int) -> np.ndarray:
-    """A full-covariance Gaussian mixture of ``k`` (best of 3 starts) on an embedding."""
+def gmm_labels(embedding, k: int, seed: int) -> np.ndarray:
+    """A full-covariance Gaussian mixture of ``k`` (best of 3 starts) on an embedding.
+
+    Shared by UMAP + GMM, N2D and ``embed_gate`` (:meth:`kingdra.engine.KingdraEngine.fit_representation`).
+    """
     gmm = GaussianMixture(n_components=k, covariance_type="full", n_init=3, random_state=seed)
     return gmm.fit_predict(embedding).astype(np.int64)
 
@@ -106,7 +109,7 @@ def n2d_labels(X, k, random_state=None, epochs=100) -> np.ndarray:
 
     seed = _seed(random_state)
     rep = fit_representation(torch.from_numpy(np.asarray(X, np.float32)), k, epochs, seed)
-    return _gmm_labels(rep.coords.cpu().numpy(), k, seed)
+    return gmm_labels(rep.coords.cpu().numpy(), k, seed)
 
 
 _FUNCTIONS = {

@@ -657,6 +657,9 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
     if in_main_thread:
         signal.signal(signal.SIGINT, on_sigint)
     try:
+        engine.train_base(callback=bar)
+        if bar is not None:  # the representation's gate may have changed the iterations
+            bar.n_iter = engine.config.n_iter if engine.config.stage == "kingdra" else 0
         engine.run(callback=bar)
     except Cancelled as err:
         stopped = True
@@ -703,7 +706,7 @@ def _cmd_fit(args: argparse.Namespace, bar: ProgressBar | None) -> int:
             "stopped after %d of %d iteration(s) (%.1f s%s): wrote the model as it was after "
             'the last finished step to %s (metrics.json says "stopped": true)',
             engine.iteration,
-            config.n_iter if config.stage == "kingdra" else 0,
+            engine.config.n_iter if engine.config.stage == "kingdra" else 0,
             seconds,
             f"; {summary}" if summary else "",
             out,

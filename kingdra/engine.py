@@ -31,8 +31,9 @@ import torch
 
 from kingdra import algorithm2
 from kingdra.alignment import align_members, aligned_mean
+from kingdra.baselines import gmm_labels
 from kingdra.bases import build_members, build_objective, predict_chunks
-from kingdra.config import KingdraConfig, Thresholds
+from kingdra.config import KingdraConfig, Thresholds, embed_fallback
 from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
 from kingdra.embedding import Representation, fit_representation
@@ -41,7 +42,7 @@ from kingdra.history import load as load_history
 from kingdra.merge import OverClustering
 from kingdra.metrics import ari, cluster_accuracy, nmi
 from kingdra.neighbors import nearest_neighbors
-from kingdra.pilot import PilotResult, run_pilot
+from kingdra.pilot import PilotResult, equal_sizes, run_pilot
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
@@ -246,12 +247,14 @@ class KingdraEngine:
         """Fit ``config.embed``'s representation on the attached data (:mod:`kingdra.embedding`).
 
         Done once, by :meth:`train_base`, after the ``mu`` pilot; :meth:`request_stop`
-        stops it too.
+        stops it too. With ``config.embed_gate > 0`` the representation may be refused
+        (:meth:`_gate`): then the config says ``embed = "none"`` and the members train on the
+        input.
         """
         if self.config.embed == "none":
             return
         X = self._require_data()
-        self.representation = fit_representation(
+        representation = fit_representation(
             X,
             self.config.n_clusters,
             self.config.embed_epochs,
@@ -259,8 +262,47 @@ class KingdraEngine:
             callback,
             self.trainer.stop_event,
         )
-        self._embedded = self.representation.coords.to(self.device)
+        if self.config.embed_gate > 0 and not self._gate(representation):
+            return
+        self.representation = representation
+        self._embedded = representation.coords.to(self.device)
         self._neighbors = None
+
+    def _gate(self, representation: Representation) -> bool:
+        """``config.embed_gate``: keep the representation, or go on on the input.
+
+        A Gaussian mixture of ``n_clusters`` on the representation (N2D's clustering) sizes
+        its clusters; where they are unequal (mean normalised entropy below the gate), the
+        members train on the input instead, with :func:`kingdra.config.embed_fallback`'s
+        config: on the embedding IMSAT's pull to equal sizes loses on unequal classes
+        (docs/benchmarks.md). The measurement goes to ``config.extra["embed_gate"]``.
+        """
+        start = time.perf_counter()
+        coords = representation.coords.cpu().numpy()
+        labels = gmm_labels(coords, self.config.n_clusters, self.seed)
+        sizes = equal_sizes(labels[None], self.config.n_clusters)
+        kept = sizes >= self.config.embed_gate
+        record = {
+            "sizes": round(sizes, 4),
+            "gate": self.config.embed_gate,
+            "kept": bool(kept),
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        logger.info(
+            "representation gate: mixture cluster sizes %.3f of equal (gate %.3f) -> %s",
+            sizes,
+            self.config.embed_gate,
+            "members train on the representation" if kept else "members train on the input",
+        )
+        config = self.config if kept else embed_fallback(self.config)
+        config = config.replace(extra={**self.config.extra, "embed_gate": record})
+        if kept:
+            self.config = self.trainer.config = config
+            return True
+        X, y_eval = self.X, self.y_eval
+        self._setup(config, self.n_features, self.device)  # members for the input's width
+        self.X, self.y_eval = X, y_eval
+        return False
 
     def train_members(self, epochs, phase, callback=None, pseudo=None) -> dict[str, float]:
         """Train every member ``epochs`` epochs on the attached data; mean loss parts.
@@ -525,8 +567,13 @@ class KingdraEngine:
         algorithm2.step(self, callback)
 
     def run(self, n_iter: int | None = None, callback: Callback | None = None) -> KingdraEngine:
-        """Base ensemble (if not trained yet), then ``n_iter`` steps when ``stage="kingdra"``."""
-        n_iter = self.config.n_iter if n_iter is None else _check_epochs(n_iter, "n_iter")
+        """Base ensemble (if not trained yet), then ``n_iter`` steps when ``stage="kingdra"``.
+
+        ``n_iter=None``: ``config.n_iter`` as it stands after the base phase (the
+        representation's gate may change it, :meth:`fit_representation`).
+        """
+        if n_iter is not None:
+            n_iter = _check_epochs(n_iter, "n_iter")
         algorithm2.kingdra(self, n_iter, callback)
         return self
 

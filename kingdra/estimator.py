@@ -121,6 +121,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         preset="auto",
         embed=None,
         embed_epochs=None,
+        embed_gate=None,
         hidden=None,
         noise_std=None,
         denoise_weights=None,
@@ -154,6 +155,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.preset = preset
         self.embed = embed
         self.embed_epochs = embed_epochs
+        self.embed_gate = embed_gate
         self.hidden = hidden
         self.noise_std = noise_std
         self.denoise_weights = denoise_weights

@@ -121,3 +121,49 @@ def test_engine_trains_members_on_the_representation_and_saves_it():
     assert np.allclose(loaded.predict_proba(probe), engine.predict_proba(probe), atol=1e-5)
     with pytest.raises(ValueError, match="4 features but the model was trained on 12"):
         engine.predict_proba(np.zeros((2, 4), np.float32))
+
+
+def _gated(X, gate, **overrides):
+    values = dict(n_clusters=3, n_models=2, hidden=(16,), batch_size=50, epochs_base=2)
+    values.update(embed_epochs=2, embed_gate=gate, pilot_mu=0.0, seed=0)
+    values.update(overrides)
+    return KingdraEngine(X, KingdraConfig.from_preset("imsat-ae-umap", **values))
+
+
+def test_the_gate_keeps_the_representation_of_equal_clusters():
+    X, _ = blobs(n_per=60)
+    engine = _gated(X, 0.9)
+    engine.train_base()
+    record = engine.config.extra["embed_gate"]
+    assert record["kept"] and record["sizes"] > 0.95 and record["gate"] == 0.9
+    assert engine.representation is not None and engine.config.embed == "ae-umap"
+    assert (engine.config.overcluster, engine.config.n_iter) == (1, 0)  # imsat-ae-umap's
+
+
+def test_the_gate_sends_unequal_clusters_back_to_the_input_as_imsat_would():
+    rng = np.random.default_rng(1)
+    centers = rng.normal(0.0, 3.0, (3, 12))
+    sizes = (240, 40, 20)
+    X = np.concatenate([c + rng.normal(0.0, 0.5, (s, 12)) for c, s in zip(centers, sizes)])
+    X = X.astype(np.float32)
+    engine = _gated(X, 0.9)
+    phases = []
+    engine.run(callback=lambda p: phases.append(p.phase))
+    record = engine.config.extra["embed_gate"]
+    assert not record["kept"] and record["sizes"] < 0.8
+    assert engine.representation is None and engine.config.embed == "none"
+    assert (engine.config.overcluster, engine.config.n_iter) == (2, 3)  # imsat's
+    assert engine.iteration == 3  # run() read n_iter after the gate
+    assert list(dict.fromkeys(phases))[:2] == ["embed", "base"]
+    assert engine.model.state_dict()["W.0"].shape[1] == 12  # members for the input's width
+    # the same run as one configured on the input from the start
+    plain = _gated(X, 0.0, embed="none", overcluster=2, n_iter=3)
+    plain.run()
+    np.testing.assert_array_equal(engine.probs, plain.probs)
+    # a field set by the caller stays
+    assert _gated(X, 0.9, n_iter=1).run().config.n_iter == 1
+
+
+def test_the_gate_is_a_fraction():
+    with pytest.raises(ValueError, match=r"embed_gate must be a number in \[0.0, 1.0\]"):
+        KingdraConfig(embed_gate=1.5)
