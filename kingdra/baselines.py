@@ -90,7 +90,7 @@ def umap_gmm_labels(X, k, random_state=None, n_components=10, n_neighbors=15) ->
 def gmm_labels(embedding, k: int, seed: int) -> np.ndarray:
     """A full-covariance Gaussian mixture of ``k`` (best of 3 starts) on an embedding.
 
-    Shared by UMAP + GMM, N2D and ``embed_gate`` (:meth:`kingdra.engine.KingdraEngine.fit_representation`).
+    Shared by UMAP + GMM, N2D and ``embed_gate`` (:func:`kingdra.embedding.mixture_labels`).
     """
     gmm = GaussianMixture(n_components=k, covariance_type="full", n_init=3, random_state=seed)
     return gmm.fit_predict(embedding).astype(np.int64)
@@ -105,11 +105,11 @@ def n2d_labels(X, k, random_state=None, epochs=100) -> np.ndarray:
     """
     import torch  # noqa: PLC0415 - the other baselines need no torch
 
-    from kingdra.embedding import fit_representation  # noqa: PLC0415
+    from kingdra.embedding import fit_representation, mixture_labels  # noqa: PLC0415
 
     seed = _seed(random_state)
     rep = fit_representation(torch.from_numpy(np.asarray(X, np.float32)), k, epochs, seed)
-    return gmm_labels(rep.coords.cpu().numpy(), k, seed)
+    return mixture_labels(rep, k, seed)
 
 
 _FUNCTIONS = {

@@ -243,3 +243,13 @@ def fit_representation(
         time.perf_counter() - start - trained,
     )
     return representation
+
+
+def mixture_labels(representation: Representation, k: int, seed: int) -> np.ndarray:
+    """N2D's clustering of the training rows: a Gaussian mixture of ``k`` on their coordinates.
+
+    ``embed_gate`` sizes its clusters (:meth:`kingdra.engine.KingdraEngine.fit_representation`).
+    """
+    from kingdra.baselines import gmm_labels  # noqa: PLC0415 - sklearn's mixture, when gated
+
+    return gmm_labels(representation.coords.cpu().numpy(), k, seed)

@@ -31,12 +31,11 @@ import torch
 
 from kingdra import algorithm2
 from kingdra.alignment import align_members, aligned_mean
-from kingdra.baselines import gmm_labels
 from kingdra.bases import build_members, build_objective, predict_chunks
 from kingdra.config import KingdraConfig, Thresholds, embed_fallback
 from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
-from kingdra.embedding import Representation, fit_representation
+from kingdra.embedding import Representation, fit_representation, mixture_labels
 from kingdra.graph import get_clusters
 from kingdra.history import load as load_history
 from kingdra.merge import OverClustering
@@ -278,8 +277,7 @@ class KingdraEngine:
         (docs/benchmarks.md). The measurement goes to ``config.extra["embed_gate"]``.
         """
         start = time.perf_counter()
-        coords = representation.coords.cpu().numpy()
-        labels = gmm_labels(coords, self.config.n_clusters, self.seed)
+        labels = mixture_labels(representation, self.config.n_clusters, self.seed)
         sizes = equal_sizes(labels[None], self.config.n_clusters)
         kept = sizes >= self.config.embed_gate
         record = {

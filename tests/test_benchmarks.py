@@ -283,6 +283,28 @@ def test_mu_pilot_prints_and_records_each_seeds_decision(tmp_path, monkeypatch, 
     assert len(table) == 1 + 2 * 2  # header, two values per seed
 
 
+def test_embed_gate_prints_and_records_what_the_gate_sees(tmp_path, capsys):
+    from benchmarks import embed_gate
+
+    data = tmp_path / "unequal.npz"
+    rng = np.random.default_rng(1)  # the blobs of tests/test_embedding.py's gate test
+    centers = rng.normal(0.0, 3.0, (3, 12))
+    sizes = (240, 40, 20)
+    parts = [c + rng.normal(0.0, 0.5, (s, 12)) for c, s in zip(centers, sizes, strict=True)]
+    X = np.concatenate(parts)
+    np.savez(data, X=X.astype(np.float32), y=np.repeat(np.arange(3), sizes))
+    out = tmp_path / "gate.json"
+    argv = ["--dataset", str(data), "--seeds", "0,", "--embed-epochs", "2", "--out", str(out)]
+    assert embed_gate.main(argv) == 0
+    report = json.loads(out.read_text())
+    assert (report["n"], report["gate"], report["embed_epochs"]) == (300, 0.98, 2)
+    result = report["seeds"]["0"]
+    assert result["classes"] == pytest.approx(0.6, abs=0.05)  # the blobs' own sizes
+    assert result["sizes"] < 0.9 and not result["kept"] and result["acc"] > 0.9
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(table) == 2  # header, one seed
+
+
 def test_longtail_keeps_the_ratio_of_largest_to_smallest_class(tmp_path, capsys):
     from benchmarks import longtail
 

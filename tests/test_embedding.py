@@ -144,7 +144,9 @@ def test_the_gate_sends_unequal_clusters_back_to_the_input_as_imsat_would():
     rng = np.random.default_rng(1)
     centers = rng.normal(0.0, 3.0, (3, 12))
     sizes = (240, 40, 20)
-    X = np.concatenate([c + rng.normal(0.0, 0.5, (s, 12)) for c, s in zip(centers, sizes)])
+    X = np.concatenate(
+        [c + rng.normal(0.0, 0.5, (s, 12)) for c, s in zip(centers, sizes, strict=True)]
+    )
     X = X.astype(np.float32)
     engine = _gated(X, 0.9)
     phases = []
