@@ -195,6 +195,9 @@ if session.engine is not None and not running:
     record = train_view.record_caption(session.engine.history)
     if record:
         st.caption(record)
+    decisions = train_view.decisions_caption(session.engine.config)
+    if decisions:
+        st.caption(decisions)
 
 st.subheader("Checkpoint")
 c1, c2 = st.columns(2)

@@ -198,6 +198,21 @@ def test_train_form_trains_the_members_on_the_ae_umap_representation():
     assert session.latest.member_labels.shape[0] == 1797
 
 
+def test_train_form_gate_sends_the_members_back_to_the_input_and_says_so():
+    at = _page(_app(), "train")
+    at.selectbox(key="train_embed").set_value("ae-umap")
+    at.number_input(key="train_embed_epochs").set_value(1)
+    at.number_input(key="train_embed_gate").set_value(1.0)  # no mixture is exactly equal
+    at.button(key="train_start").click().run()
+    _ok(at)
+    session = at.session_state["kingdra_session"]
+    assert session.engine.representation is None
+    assert session.config is session.engine.config and session.config.embed == "none"
+    assert session.latest.member_labels.shape[0] == 1797
+    at.run()
+    assert any("trained on the input, not the representation" in c.value for c in at.caption)
+
+
 @pytest.mark.slow
 def test_training_records_snapshots(trained):
     assert [s.iteration for s in trained.snapshots] == [0, 1]

@@ -74,3 +74,20 @@ def test_checkpoint_note_says_when_one_can_be_downloaded():
     assert "once the base ensemble is done" in train_view.checkpoint_note(False, True, "")
     assert "once something is trained" in train_view.checkpoint_note(False, False, "")
     assert train_view.checkpoint_name("digits", 3) == "kingdra-digits-it3.safetensors"
+
+
+def test_decisions_caption_says_what_the_pilot_and_the_gate_chose():
+    config = KingdraConfig.from_preset("imsat-ae-umap", n_clusters=10)
+    assert train_view.decisions_caption(config) == ""
+    pilot = {"mu": 4.0, "candidates": [4.0, 1.0], "agreement": [0.7, 0.8], "equal_sizes": [1, 0.9]}
+    kept = {"sizes": 0.999, "gate": 0.98, "kept": True, "seconds": 1.0}
+    text = train_view.decisions_caption(
+        config.replace(extra={"mu_pilot": pilot, "embed_gate": kept})
+    )
+    assert text.startswith("The mu pilot took mu = 4 (mu = 4: agreement 0.700, sizes 1.000;")
+    assert "trained on the representation (a Gaussian mixture on it found clusters 0.999" in text
+    refused = dict(kept, sizes=0.934, kept=False)
+    fallback = config.replace(embed="none", overcluster=2, n_iter=3, extra={"embed_gate": refused})
+    text = train_view.decisions_caption(fallback)
+    assert "trained on the input, not the representation" in text
+    assert "0.934 of equal, below the gate 0.98), with 2 output(s) per cluster and 3" in text

@@ -392,6 +392,9 @@ class AppSession:
 
             try:
                 engine.train_base(callback=callback)
+                # what trained: the pilot's mu; the gate may have changed the outputs per
+                # cluster, which the graph's thresholds and curation follow
+                self.config = engine.config
                 self._snapshot(engine)
             finally:  # done: the snapshot replaces it; stopped or failed: nothing to show
                 self.preview = None

@@ -231,6 +231,35 @@ def stopped_text(snap, trained: bool) -> str:
     return f"Training {snap.message}. {kept}"
 
 
+def decisions_caption(config: KingdraConfig) -> str:
+    """What the run chose by itself before training: the ``mu`` pilot and the representation's
+    gate (``config.extra``), or "" when it chose nothing."""
+    parts = []
+    pilot = config.extra.get("mu_pilot")
+    if pilot:
+        measured = "; ".join(
+            f"mu = {mu:g}: agreement {a:.3f}, sizes {e:.3f}"
+            for mu, a, e in zip(
+                pilot["candidates"], pilot["agreement"], pilot["equal_sizes"], strict=True
+            )
+        )
+        parts.append(f"The mu pilot took mu = {pilot['mu']:g} ({measured}).")
+    gate = config.extra.get("embed_gate")
+    if gate:
+        sizes = f"a Gaussian mixture on it found clusters {gate['sizes']:.3f} of equal"
+        if gate["kept"]:
+            parts.append(
+                f"The members trained on the representation ({sizes}, gate {gate['gate']:g})."
+            )
+        else:
+            parts.append(
+                f"The members trained on the input, not the representation ({sizes}, below the "
+                f"gate {gate['gate']:g}), with {config.overcluster} output(s) per cluster and "
+                f"{config.n_iter} iteration(s) by default."
+            )
+    return " ".join(parts)
+
+
 def record_caption(history: list[dict]) -> str:
     """The last record's ACC and NMI, or "" when it has none (no labels)."""
     last = history[-1] if history else None
