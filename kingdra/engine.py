@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import warnings
 from typing import Any
@@ -134,7 +135,15 @@ class KingdraEngine:
         self._attach(arr, y_eval)
 
     # -- construction -----------------------------------------------------------------------
-    def _setup(self, config: KingdraConfig, n_features: int, device: str | torch.device) -> None:
+    def _setup(
+        self,
+        config: KingdraConfig,
+        n_features: int,
+        device: str | torch.device,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Members, trainer and empty state for ``config``; ``stop``: the trainer's stop event
+        (default a new one; the representation's gate keeps the run's)."""
         self.config = config
         self.device = resolve_device(device)
         self.n_features = int(n_features)
@@ -144,7 +153,7 @@ class KingdraEngine:
         width = self.n_features if config.embed == "none" else config.n_clusters
         self.model = build_members(config, width, init_gen).to(self.device)
         self.objective = build_objective(config)
-        self.trainer = Trainer(self.model, self.objective, config, self.seed, self.device)
+        self.trainer = Trainer(self.model, self.objective, config, self.seed, self.device, stop)
         self.optimizer = self.trainer.optimizer
         # Batch order and pseudo-label sampling on the CPU, noise on the device: both seeded.
         self._cpu_gen = self.trainer.cpu_gen
@@ -298,7 +307,8 @@ class KingdraEngine:
             self.config = self.trainer.config = config
             return True
         X, y_eval = self.X, self.y_eval
-        self._setup(config, self.n_features, self.device)  # members for the input's width
+        # members for the input's width; a Stop pressed meanwhile still stops the run
+        self._setup(config, self.n_features, self.device, self.trainer.stop_event)
         self.X, self.y_eval = X, y_eval
         return False
 

@@ -149,8 +149,10 @@ def test_the_gate_sends_unequal_clusters_back_to_the_input_as_imsat_would():
     )
     X = X.astype(np.float32)
     engine = _gated(X, 0.9)
+    stop = engine.trainer.stop_event
     phases = []
     engine.run(callback=lambda p: phases.append(p.phase))
+    assert engine.trainer.stop_event is stop  # a Stop during the gate still reaches the run
     record = engine.config.extra["embed_gate"]
     assert not record["kept"] and record["sizes"] < 0.8
     assert engine.representation is None and engine.config.embed == "none"
