@@ -14,13 +14,19 @@ representation. Writes ``benchmarks/results/embed-gate-<dataset>.json`` as ``{"d
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from pathlib import Path
 
 import torch
 
-from benchmarks.table2 import ROOT, command_line, commit, load_xy, seed_list, write_report
+from benchmarks.table2 import (
+    add_seed_arguments,
+    command_line,
+    commit,
+    load_xy,
+    parse_seed_arguments,
+    write_report,
+)
 from kingdra.config import KingdraConfig
 from kingdra.device import device_description, resolve_device
 from kingdra.embedding import fit_representation, mixture_labels
@@ -32,20 +38,11 @@ PRESET = "imsat-ae-umap"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.embed_gate", description=__doc__)
-    parser.add_argument("--dataset", default="digits", help="a built-in name or a file")
-    parser.add_argument(
-        "--seeds", type=seed_list, default=seed_list("3"), help="N (seeds 0..N-1) or a list: 1,3"
-    )
+    add_seed_arguments(parser)
     parser.add_argument(
         "--embed-epochs", type=int, default=None, help="autoencoder epochs (default: the preset's)"
     )
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    if not args.seeds:
-        parser.error("--seeds must be >= 1")
+    args = parse_seed_arguments(parser, argv)
     measured_commit = commit()
     X, y = load_xy(args.dataset, args.data_dir if args.dataset == "mnist" else None)
     device = resolve_device(args.device)

@@ -11,12 +11,18 @@ at a fraction of their cost. Writes ``benchmarks/results/mu-pilot-<dataset>.json
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 
 import torch
 
-from benchmarks.table2 import ROOT, command_line, commit, load_xy, seed_list, write_report
+from benchmarks.table2 import (
+    add_seed_arguments,
+    command_line,
+    commit,
+    load_xy,
+    parse_seed_arguments,
+    write_report,
+)
 from kingdra import pilot
 from kingdra.config import AUTO, KingdraConfig, nonzero_fraction, resolve_preset
 from kingdra.device import device_description, resolve_device
@@ -24,21 +30,12 @@ from kingdra.device import device_description, resolve_device
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mu_pilot", description=__doc__)
-    parser.add_argument("--dataset", default="digits", help="a built-in name or a file")
-    parser.add_argument(
-        "--seeds", type=seed_list, default=seed_list("3"), help="N (seeds 0..N-1) or a list: 1,3"
-    )
+    add_seed_arguments(parser)
     parser.add_argument(
         "--preset", default=AUTO, help="preset whose run the pilot starts (default: auto's)"
     )
     parser.add_argument("--pilot-mu", type=float, default=1.0, help="the second mu (default 1)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    if not args.seeds:
-        parser.error("--seeds must be >= 1")
+    args = parse_seed_arguments(parser, argv)
     measured_commit = commit()
     X, y = load_xy(args.dataset, args.data_dir if args.dataset == "mnist" else None)
     device = resolve_device(args.device)

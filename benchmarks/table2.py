@@ -144,6 +144,29 @@ def seed_list(text: str) -> list[int]:
     return values
 
 
+def add_seed_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--seeds``, ``--device``, ``--data-dir`` and ``--out``: the options of a
+    benchmark that measures one decision per seed (``mu_pilot``, ``embed_gate``)."""
+    parser.add_argument("--dataset", default="digits", help="a built-in name or a file")
+    parser.add_argument(
+        "--seeds", type=seed_list, default=seed_list("3"), help="N (seeds 0..N-1) or a list: 1,3"
+    )
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/)")
+
+
+def parse_seed_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """Parse ``argv`` (see :func:`add_seed_arguments`), switch logging on, refuse no seeds."""
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if not args.seeds:
+        parser.error("--seeds must be >= 1")
+    return args
+
+
 def parse_sets(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs:
