@@ -381,7 +381,9 @@ def test_a_newcomers_csv_and_image_zip_through_every_page(server, page, tmp_path
             _no_exception(page)
             assert "base ensemble trained" not in page.inner_text("body")  # nothing stale
             _train_and_visit_every_page(page, 4, 2, "zip")
-            assert page.locator(".st-key-data_restore_previous button").count() == 1
+            restore = page.locator(".st-key-data_restore_previous button")
+            restore.wait_for()  # the Data page draws it once its rerun is through (slow under load)
+            assert restore.count() == 1
         finally:
             page.screenshot(path=str(ARTIFACTS / "newcomer-last.png"), full_page=True)
     finally:
