@@ -665,9 +665,9 @@ PRESETS["unequal"] = dict(
 PRESETS["imsat-ae-umap"] = dict(
     PRESETS["imsat"],
     # The members train on an autoencoder's code mapped by UMAP (kingdra.embedding). MNIST-5k
-    # seeds 0-4: 92.7 ± 1.0 % (worst 90.8) against imsat's 87.9 ± 0.5, level with N2D's
-    # mixture on the same representation (docs/benchmarks.md). auto's choice for dense
-    # inputs; on Reuters' tf-idf it gives 44.3 % (53.4 with mu = 1) against imsat's 65.1.
+    # seeds 0-4: 92.7 ± 1.0 % (worst 90.8) against imsat's 87.9 ± 0.5; N2D's mixture on the
+    # same representations gives 90.2 (docs/benchmarks.md). auto's choice for dense inputs;
+    # on Reuters' tf-idf it gives 44.3 % (53.4 with mu = 1) against imsat's 65.1.
     embed="ae-umap",
     # On unequal classes the members lose on the embedding, with either mu (long-tailed MNIST:
     # LT5 seed 0 68.1 % against imsat's 81.5, LT10 seeds 0-2 82.4 / 77.0 / 63.8 against 85.0 /
@@ -708,11 +708,12 @@ AUTO = "auto"
 
 #: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
 #: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.1 ± 0.7 % against
-#: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat-ae-umap`` 92.3 ± 1.8 (seeds 0-4, seed 3 through its
-#: gate as ``imsat``) against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 % on seeds 0-3 (0
-#: and 1 after two iterations, 2 and 3 after the preset's three) in 17-29 minutes. The bounds
-#: lie between the sizes measured: 3,000 between 1,797 and 5,000; 20,000 where ``imsat``
-#: (4.9 minutes on MNIST-5k, idle) would take about 20 minutes and ``imsat-large`` a quarter.
+#: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat-ae-umap`` 92.3 ± 1.8 (seeds 0-4, seed 3 through
+#: its gate as ``imsat``) against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST
+#: ``imsat-large`` 98.7 % on seeds 0-3 (0 and 1 after two iterations, 2 and 3 after the
+#: preset's three) in 17-29 minutes. The bounds lie between the sizes measured: 3,000
+#: between 1,797 and 5,000; 20,000 where ``imsat`` (4.9 minutes on MNIST-5k, idle) would
+#: take about 20 minutes and ``imsat-large`` a quarter.
 AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
     (3000, "fast"),
     (20000, "imsat-ae-umap"),
