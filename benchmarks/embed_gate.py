@@ -29,7 +29,7 @@ from benchmarks.table2 import (
 )
 from kingdra.config import KingdraConfig
 from kingdra.device import device_description, resolve_device
-from kingdra.embedding import fit_representation, mixture_labels
+from kingdra.embedding import fit_representation, mixture_sizes
 from kingdra.metrics import cluster_accuracy
 from kingdra.pilot import equal_sizes
 
@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for seed in args.seeds:
         start = time.perf_counter()
-        labels = mixture_labels(fit_representation(data, k, epochs, seed), k, seed)
-        sizes = equal_sizes(labels[None], k)
+        labels, sizes = mixture_sizes(fit_representation(data, k, epochs, seed), k, seed)
         results[str(seed)] = {
             "sizes": round(sizes, 4),
             "classes": round(classes, 4),

@@ -246,10 +246,19 @@ def fit_representation(
 
 
 def mixture_labels(representation: Representation, k: int, seed: int) -> np.ndarray:
-    """N2D's clustering of the training rows: a Gaussian mixture of ``k`` on their coordinates.
-
-    ``embed_gate`` sizes its clusters (:meth:`kingdra.engine.KingdraEngine.fit_representation`).
-    """
+    """N2D's clustering of the training rows: a Gaussian mixture of ``k`` on their coordinates."""
     from kingdra.baselines import gmm_labels  # noqa: PLC0415 - sklearn's mixture, when gated
 
     return gmm_labels(representation.coords.cpu().numpy(), k, seed)
+
+
+def mixture_sizes(representation: Representation, k: int, seed: int) -> tuple[np.ndarray, float]:
+    """:func:`mixture_labels` and the normalised entropy of their cluster sizes (1.0: equal).
+
+    What ``embed_gate`` compares (:meth:`kingdra.engine.KingdraEngine.fit_representation`),
+    and what ``benchmarks.embed_gate`` reports.
+    """
+    from kingdra.pilot import equal_sizes  # noqa: PLC0415 - the pilot's measure of sizes
+
+    labels = mixture_labels(representation, k, seed)
+    return labels, equal_sizes(labels[None], k)

@@ -36,13 +36,13 @@ from kingdra.bases import build_members, build_objective, predict_chunks
 from kingdra.config import KingdraConfig, Thresholds, embed_fallback
 from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
-from kingdra.embedding import Representation, fit_representation, mixture_labels
+from kingdra.embedding import Representation, fit_representation, mixture_sizes
 from kingdra.graph import get_clusters
 from kingdra.history import load as load_history
 from kingdra.merge import OverClustering
 from kingdra.metrics import ari, cluster_accuracy, nmi
 from kingdra.neighbors import nearest_neighbors
-from kingdra.pilot import PilotResult, equal_sizes, run_pilot
+from kingdra.pilot import PilotResult, run_pilot
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
@@ -286,8 +286,7 @@ class KingdraEngine:
         (docs/benchmarks.md). The measurement goes to ``config.extra["embed_gate"]``.
         """
         start = time.perf_counter()
-        labels = mixture_labels(representation, self.config.n_clusters, self.seed)
-        sizes = equal_sizes(labels[None], self.config.n_clusters)
+        _, sizes = mixture_sizes(representation, self.config.n_clusters, self.seed)
         kept = sizes >= self.config.embed_gate
         record = {
             "sizes": round(sizes, 4),
