@@ -294,10 +294,10 @@ def test_embed_gate_prints_and_records_what_the_gate_sees(tmp_path, capsys):
     X = np.concatenate(parts)
     np.savez(data, X=X.astype(np.float32), y=np.repeat(np.arange(3), sizes))
     out = tmp_path / "gate.json"
-    argv = ["--dataset", str(data), "--seeds", "0,", "--embed-epochs", "2", "--out", str(out)]
+    argv = ["--dataset", str(data), "--seeds", "0,", "--embed-epochs", "20", "--out", str(out)]
     assert embed_gate.main(argv) == 0
     report = json.loads(out.read_text())
-    assert (report["n"], report["gate"], report["embed_epochs"]) == (300, 0.98, 2)
+    assert (report["n"], report["gate"], report["embed_epochs"]) == (300, 0.98, 20)
     result = report["seeds"]["0"]
     assert result["classes"] == pytest.approx(0.6, abs=0.05)  # the blobs' own sizes
     assert result["sizes"] < 0.9 and not result["kept"] and result["acc"] > 0.9
