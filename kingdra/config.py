@@ -589,8 +589,8 @@ def _check_number(name: str, value: Any, allowed: Range, kind: type) -> None:
 
 
 #: Named settings. ``paper``: the authors' numbers (each field's ``paper`` metadata). ``fast``: chosen by experiment
-#: (docs/benchmarks.md) for sklearn digits in about a minute on 2 CPU cores (measured: 94.1 ± 0.7 %
-#: ACC over 5 seeds, 58 s a seed beside another run); it adds a neighbour term and
+#: (docs/benchmarks.md) for sklearn digits in about a minute on 2 CPU cores (measured: 94.6 ± 0.2 %
+#: ACC over 5 seeds, 56 s a seed on one thread beside another run); it adds a neighbour term and
 #: over-clustering (``overcluster = 2``).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": paper_settings(),
@@ -616,7 +616,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 PRESETS["imsat"] = dict(
-    base="imsat",  # MLP + VAT; digits 90.1 ± 4.5 % (overcluster 1), `fast` 94.1 ± 0.7
+    base="imsat",  # MLP + VAT; digits 90.1 ± 4.5 % (overcluster 1), `fast` 94.6 ± 0.2
     n_models=10,  # digits seeds 1 / 3: 5 members (256-256) 87.7 / 81.1 %, 10 (128-128) 94.2 / 93.2
     hidden=(256, 256),  # digits seed 0: 88.2 % at 128-128, 95.5 % at 256-256
     im_weight=0.1,  # IMSAT: R_vat + 0.1 H(Y|X) - 0.4 H(Y)
@@ -709,7 +709,7 @@ def embed_fallback(config: KingdraConfig) -> KingdraConfig:
 AUTO = "auto"
 
 #: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
-#: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.1 ± 0.7 % against
+#: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.6 ± 0.2 % against
 #: ``imsat`` 90.1 ± 4.5; MNIST-5k ``imsat-ae-umap`` 92.3 ± 1.8 (seeds 0-4, seed 3 through
 #: its gate as ``imsat``) against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST
 #: ``imsat-large`` 98.7 % on seeds 0-3 (0 and 1 after two iterations, 2 and 3 after the
