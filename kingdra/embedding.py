@@ -28,7 +28,7 @@ from torch import nn
 
 from kingdra import lazy
 from kingdra.neighbors import nearest_reference_rows
-from kingdra.trainer import Callback, Cancelled, Progress, _eta
+from kingdra.trainer import Callback, Cancelled, Progress, seconds_left
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def fit_representation(
             elapsed = time.perf_counter() - start
             first_s = elapsed if done == 1 else first_s
             if callback is not None:
-                eta = _eta(elapsed, first_s, done, total)
+                eta = seconds_left(elapsed, first_s, done, total)
                 callback(
                     Progress(
                         "embed",
@@ -214,7 +214,7 @@ def fit_representation(
                     n_batches,
                     {"reconstruction": epoch_loss / n_batches},
                     elapsed,
-                    _eta(elapsed, first_s, (epoch + 1) * n_batches, total),
+                    seconds_left(elapsed, first_s, (epoch + 1) * n_batches, total),
                 )
             )
     representation = Representation(encoder, torch.empty(0, dim), torch.empty(0, dim))

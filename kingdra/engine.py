@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from kingdra import algorithm2
+from kingdra import algorithm2, engine_state
 from kingdra.alignment import align_members, aligned_mean
 from kingdra.bases import build_members, build_objective, predict_chunks
 from kingdra.config import KingdraConfig, Thresholds, embed_fallback
@@ -38,7 +38,6 @@ from kingdra.curation import apply_edits, describe, edit_json
 from kingdra.device import resolve_device
 from kingdra.embedding import Representation, fit_representation, mixture_sizes
 from kingdra.graph import get_clusters
-from kingdra.history import load as load_history
 from kingdra.merge import OverClustering
 from kingdra.metrics import ari, cluster_accuracy, nmi
 from kingdra.neighbors import nearest_neighbors
@@ -48,9 +47,6 @@ from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 logger = logging.getLogger(__name__)
 
 __all__ = ["Callback", "Cancelled", "KingdraEngine", "Progress", "align_members", "check_data"]
-
-SAVE_FORMAT = "kingdra-engine"
-SAVE_VERSION = 1
 
 
 def check_data(X: Any, n_clusters: int) -> np.ndarray:
@@ -659,68 +655,10 @@ class KingdraEngine:
             "member_ari": [float(ari(y, members[:, j])) for j in range(members.shape[1])],
         }
 
-    # -- state export (checkpoint.py writes these with safetensors + JSON) -----------------
+    # -- state export (kingdra.engine_state; checkpoint.py writes it as safetensors + JSON) --
     def state_dict_for_save(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Everything needed to resume or inspect the run, split into tensors and JSON.
-
-        Returns
-        -------
-        tensors : dict[str, torch.Tensor]
-            ``model.*`` weights and buffers, ``optim.<i>.exp_avg|exp_avg_sq|step`` Adam
-            state, ``probs`` (m, n, k) when predicted, ``pseudo_labels`` (n, m) when set,
-            ``alignment`` (m, k), ``embed.*`` the fitted representation (encoder, training
-            codes and coordinates), ``rng.cpu`` / ``rng.device`` generator states. All on CPU,
-            contiguous.
-        meta : dict
-            JSON-safe: ``format``, ``version``, ``config``, ``n_features``, ``n_samples``,
-            ``seed``, ``iteration``, ``base_trained``, ``t_pos``, ``t_neg``, ``k``,
-            ``min_confidence``, ``epochs_iter``, ``history``, ``mini_clusters`` (lists).
-        """
-        tensors = {
-            f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()
-        }
-        params = list(self.model.parameters())
-        for i, p in enumerate(params):
-            st = self.optimizer.state.get(p)
-            if st:
-                tensors[f"optim.{i}.exp_avg"] = st["exp_avg"].detach().cpu().contiguous()
-                tensors[f"optim.{i}.exp_avg_sq"] = st["exp_avg_sq"].detach().cpu().contiguous()
-                tensors[f"optim.{i}.step"] = torch.as_tensor(
-                    st["step"], dtype=torch.float32
-                ).reshape(1)
-        if self.probs is not None:
-            tensors["probs"] = torch.from_numpy(np.ascontiguousarray(self.probs))
-        if self.pseudo_labels is not None:
-            tensors["pseudo_labels"] = torch.from_numpy(np.ascontiguousarray(self.pseudo_labels))
-        if self._alignment is not None:
-            tensors["alignment"] = torch.from_numpy(np.ascontiguousarray(self._alignment))
-        if self.overclustering is not None:
-            for name, value in self.overclustering.state_dict().items():
-                tensors[name] = torch.from_numpy(np.ascontiguousarray(value))
-        if self.representation is not None:
-            tensors.update(self.representation.state_dict())
-        tensors["rng.cpu"] = self._cpu_gen.get_state()
-        tensors["rng.device"] = self._dev_gen.get_state().cpu()
-        meta = {
-            "format": SAVE_FORMAT,
-            "version": SAVE_VERSION,
-            "config": self.config.to_dict(),
-            "n_features": self.n_features,
-            "n_samples": self.n_samples,
-            "seed": self.seed,
-            "iteration": self.iteration,
-            "base_trained": self.base_trained,
-            "t_pos": self.t_pos,
-            "t_neg": self.t_neg,
-            "k": self.k,
-            "min_confidence": self.min_confidence,
-            "epochs_iter": self.epochs_iter,
-            "history": self.history,
-            "mini_clusters": _clusters_json(self.mini_clusters),
-            "edits": list(self.edits),  # pending (not yet trained on)
-            "mini_clusters_unedited": _clusters_json(self._unedited),
-        }
-        return tensors, meta
+        """Everything needed to resume or inspect the run: :func:`kingdra.engine_state.export`."""
+        return engine_state.export(self)
 
     @classmethod
     def from_saved(
@@ -731,92 +669,8 @@ class KingdraEngine:
         y_eval: Any = None,
         device: str | torch.device = "auto",
     ) -> KingdraEngine:
-        """Rebuild an engine from :meth:`state_dict_for_save` output.
-
-        Without ``X`` the engine can still give ``labels_``/``probs`` of the saved run,
-        ``predict_proba(X_new)``, ``embedding(X_new)`` and the graph on the saved
-        predictions; training needs ``X`` (same rows as when saved, if ``probs`` were saved).
-
-        Raises
-        ------
-        ValueError
-            If ``meta`` is not from this format/version or the tensors do not fit the config.
-        """
-        if not isinstance(meta, dict) or meta.get("format") != SAVE_FORMAT:
-            raise ValueError("not a kingdra engine state: meta['format'] is missing or different")
-        if meta.get("version") != SAVE_VERSION:
-            raise ValueError(
-                f"engine state version {meta.get('version')!r} is not supported "
-                f"(this kingdra reads version {SAVE_VERSION})"
-            )
-        try:
-            config = KingdraConfig.from_dict(meta["config"])
-            n_features = int(meta["n_features"])
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"engine state is missing a field: {err}") from err
-        engine = cls.__new__(cls)
-        engine._setup(config, n_features, device)
-        model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-        try:
-            engine.model.load_state_dict(model_state, strict=True)
-        except RuntimeError as err:
-            raise ValueError(f"saved weights do not match the saved config: {err}") from err
-        params = list(engine.model.parameters())
-        if any(k.startswith("optim.") for k in tensors):
-            state = {}
-            for i in range(len(params)):
-                if f"optim.{i}.exp_avg" in tensors:
-                    state[i] = {
-                        "step": tensors[f"optim.{i}.step"].reshape(()).clone(),
-                        "exp_avg": tensors[f"optim.{i}.exp_avg"].to(engine.device),
-                        "exp_avg_sq": tensors[f"optim.{i}.exp_avg_sq"].to(engine.device),
-                    }
-            opt_state = engine.optimizer.state_dict()
-            opt_state["state"] = state
-            engine.optimizer.load_state_dict(opt_state)
-        if "rng.cpu" in tensors:
-            engine._cpu_gen.set_state(tensors["rng.cpu"])
-        if "rng.device" in tensors:
-            engine._dev_gen.set_state(tensors["rng.device"].to(engine._dev_gen.device))
-        if config.embed != "none" and "embed.codes" in tensors:
-            k = config.n_clusters
-            engine.representation = Representation.empty(n_features, k, k)
-            engine.representation.load_state_dict(tensors)
-            engine.representation.encoder.to(engine.device)
-        if X is not None:
-            engine.set_data(X, y_eval)
-        if "probs" in tensors:
-            probs = tensors["probs"].numpy()
-            if X is not None and probs.shape[1] != engine.n_samples:
-                raise ValueError(
-                    f"saved predictions are for {probs.shape[1]} rows but X has {engine.n_samples}"
-                )
-            engine.probs = probs
-            engine.member_labels = probs.argmax(axis=2).T.astype(np.int64)
-            engine.confidence = probs.max(axis=2).T
-        if "alignment" in tensors:
-            engine._alignment = tensors["alignment"].numpy().astype(np.int64)
-        if engine.overclustering is not None:
-            engine.overclustering.load_state_dict(tensors)
-        if "pseudo_labels" in tensors:
-            engine.pseudo_labels = tensors["pseudo_labels"].numpy().astype(np.int64)
-        engine.iteration = int(meta.get("iteration", 0))
-        engine.base_trained = bool(meta.get("base_trained", False))
-        engine.t_pos = int(meta.get("t_pos", engine.t_pos))
-        engine.t_neg = int(meta.get("t_neg", engine.t_neg))
-        engine.k = int(meta.get("k", engine.k))
-        engine.min_confidence = float(meta.get("min_confidence", engine.min_confidence))
-        engine.epochs_iter = int(meta.get("epochs_iter", engine.epochs_iter))
-        engine.history = load_history(meta.get("history", []))
-        engine.mini_clusters = _clusters_from_json(meta.get("mini_clusters"))
-        try:
-            engine.edits = [edit_json(e) for e in meta.get("edits") or []]
-        except ValueError as err:
-            raise ValueError(f"the saved edits of the mini-clusters are damaged: {err}") from None
-        engine._unedited = _clusters_from_json(meta.get("mini_clusters_unedited"))
-        if engine.edits and engine._unedited is None:
-            engine._unedited = engine.mini_clusters
-        return engine
+        """An engine from :meth:`state_dict_for_save` output: :func:`kingdra.engine_state.restore`."""
+        return engine_state.restore(cls, tensors, meta, X, y_eval, device)
 
 
 @contextlib.contextmanager
@@ -836,14 +690,6 @@ def _quiet_graph():
             yield
     finally:
         graph_logger.removeFilter(quiet)
-
-
-def _clusters_json(clusters: list[np.ndarray] | None) -> list[list[int]] | None:
-    return None if clusters is None else [[int(i) for i in c] for c in clusters]
-
-
-def _clusters_from_json(clusters: Any) -> list[np.ndarray] | None:
-    return None if clusters is None else [np.asarray(c, dtype=np.int64) for c in clusters]
 
 
 def _as_list(rows: Any) -> Any:

@@ -206,7 +206,7 @@ class Trainer:
                             n_batches,
                             {k: float(v.detach().mean()) for k, v in parts.items()},
                             elapsed,
-                            _eta(elapsed, first_s, done, total),
+                            seconds_left(elapsed, first_s, done, total),
                             iteration + (phase == "iteration"),
                         ),
                     )
@@ -226,7 +226,7 @@ class Trainer:
                         n_batches,
                         {k: float(v) / n_batches for k, v in epoch_sums.items()},
                         elapsed,
-                        _eta(elapsed, first_s, (epoch + 1) * n_batches, total),
+                        seconds_left(elapsed, first_s, (epoch + 1) * n_batches, total),
                         iteration + (phase == "iteration"),
                     ),
                 )
@@ -234,7 +234,7 @@ class Trainer:
         return {k: float(v) / max(count, 1) for k, v in sums.items()}
 
 
-def _eta(elapsed: float, first_s: float, done: int, total: int) -> float:
+def seconds_left(elapsed: float, first_s: float, done: int, total: int) -> float:
     """Seconds left from the time per batch measured so far, the first batch left out.
 
     The first batch of a call pays one-time costs (memory, kernels), so it would inflate an

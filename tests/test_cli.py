@@ -438,12 +438,12 @@ def test_time_left_is_measured_and_says_what_it_covers():
 
 
 def test_trainer_time_left_leaves_the_first_batch_out():
-    from kingdra.trainer import _eta
+    from kingdra.trainer import seconds_left
 
-    assert math.isnan(_eta(5.0, 5.0, 1, 100))  # one batch timed: unknown
+    assert math.isnan(seconds_left(5.0, 5.0, 1, 100))  # one batch timed: unknown
     # First batch 5 s (warm-up), then 1 s each: 9 done in 13 s, 91 left -> 91 s, not 131 s.
-    assert _eta(13.0, 5.0, 9, 100) == pytest.approx(91.0)
-    assert _eta(13.0, 5.0, 100, 100) == 0.0
+    assert seconds_left(13.0, 5.0, 9, 100) == pytest.approx(91.0)
+    assert seconds_left(13.0, 5.0, 100, 100) == 0.0
 
 
 @pytest.mark.slow

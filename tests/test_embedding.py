@@ -125,7 +125,7 @@ def test_engine_trains_members_on_the_representation_and_saves_it():
 
 def _gated(X, gate, **overrides):
     values = dict(n_clusters=3, n_models=2, hidden=(16,), batch_size=50, epochs_base=2)
-    values.update(embed_epochs=2, embed_gate=gate, pilot_mu=0.0, seed=0)
+    values.update(embed_epochs=20, embed_gate=gate, pilot_mu=0.0, seed=0)
     values.update(overrides)
     return KingdraEngine(X, KingdraConfig.from_preset("imsat-ae-umap", **values))
 
