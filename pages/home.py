@@ -22,9 +22,9 @@ with col1:
     st.page_link("pages/data.py", label="Data", icon=":material/dataset:")
 with col2:
     st.markdown(
-        "**2. Train** the base ensemble (`auto` takes `fast` for digits): it took 30 s, and the five "
-        "iterations after it 7-10 s each, on this project's shared 2-core CPU beside other "
-        "jobs. The progress bar shows the time left as measured on your machine."
+        "**2. Train** the base ensemble (`auto` takes `fast` for digits): it took 23 s, and the "
+        "five iterations after it about 2 s each, on this project's shared 2-core CPU, idle. "
+        "The progress bar shows the time left as measured on your machine."
     )
     st.page_link("pages/train.py", label="Train", icon=":material/model_training:")
 with col3:

@@ -88,7 +88,7 @@ def test_home_opens_with_the_quick_start_and_a_picture_of_the_method_not_the_app
     _ok(at)
     assert [s.value for s in at.subheader] == ["Quick start", "How it works"]
     quick = " ".join(m.value for m in at.markdown[:3])
-    assert "30 s" in quick and "2-core CPU beside other jobs" in quick  # a time, its machine
+    assert "23 s" in quick and "2-core CPU, idle" in quick  # a time, its machine
     assert "about a minute" not in quick
 
     def walk(node):
