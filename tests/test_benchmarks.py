@@ -52,6 +52,10 @@ def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["dataset"] == "digits" and report["n"] == 1797
     assert report["command"] == "python -m benchmarks.table2 " + " ".join(argv)
+    # the versions the figures depend on: torch's as imported, umap-learn's by its dist name
+    assert report["packages"]["torch"] == torch.__version__
+    assert set(report["packages"]) == set(table2.MEASURED_PACKAGES)
+    assert report["packages"]["umap-learn"] and report["packages"]["scikit-learn"]
     assert list(report["rows"]) == [
         "K-means",
         "Ladder-IM",
