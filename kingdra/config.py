@@ -590,7 +590,7 @@ def _check_number(name: str, value: Any, allowed: Range, kind: type) -> None:
 
 #: Named settings. ``paper``: the authors' numbers (each field's ``paper`` metadata). ``fast``: chosen by experiment
 #: (docs/benchmarks.md) for sklearn digits in about a minute on 2 CPU cores (measured: 94.6 ± 0.2 %
-#: ACC over 5 seeds, 56 s a seed on one thread beside another run); it adds a neighbour term and
+#: ACC over 5 seeds, 59 s a seed on one thread beside another run); it adds a neighbour term and
 #: over-clustering (``overcluster = 2``).
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": paper_settings(),
@@ -711,9 +711,10 @@ AUTO = "auto"
 #: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
 #: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.6 ± 0.2 % against
 #: ``imsat`` 86.7 ± 3.5; MNIST-5k ``imsat-ae-umap`` 92.3 ± 1.8 (seeds 0-4, seed 3 through
-#: its gate as ``imsat``; 90.4 ± 2.7 with later package versions, 3 seeds through it) against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST
-#: ``imsat-large`` 98.7 % on seeds 0-3 (0 and 1 after two iterations, 2 and 3 after the
-#: preset's three) in 17-29 minutes. The bounds lie between the sizes measured: 3,000
+#: its gate as ``imsat``; 90.4 ± 2.7 with later package versions, 3 seeds through it)
+#: against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 %
+#: on seeds 0-3 (0 and 1 after two iterations, 2 and 3 after the preset's three) in 17-29
+#: minutes. The bounds lie between the sizes measured: 3,000
 #: between 1,797 and 5,000; 20,000 where ``imsat`` (4.9 minutes on MNIST-5k, idle) would
 #: take about 20 minutes and ``imsat-large`` a quarter.
 AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
