@@ -716,9 +716,9 @@ AUTO = "auto"
 #: its gate as ``imsat``; 90.4 ± 2.7 with later package versions, 3 seeds through it)
 #: against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 %
 #: on seeds 0-3 (0 and 1 after two iterations, 2 and 3 after the preset's three) in 17-29
-#: minutes. The bounds lie between the sizes measured: 3,000
-#: between 1,797 and 5,000; 20,000 where ``imsat`` (4.9 minutes on MNIST-5k, idle) would
-#: take about 20 minutes and ``imsat-large`` a quarter.
+#: minutes. The bounds lie between the sizes measured: 3,000 between 1,797 and 5,000; 20,000
+#: where ``imsat`` (4.9 minutes on MNIST-5k, idle) would take about 20 minutes and
+#: ``imsat-large`` a quarter.
 AUTO_PRESETS: tuple[tuple[int | None, str], ...] = (
     (3000, "fast"),
     (20000, "imsat-ae-umap"),
