@@ -1,4 +1,8 @@
-"""What the representation's gate (``embed_gate``) sees: ``python -m benchmarks.embed_gate``.
+"""What the representation's gate (``embed_gate``) sees where the ``mu`` pilot cannot tell.
+
+The gate reads the pilot first (:func:`kingdra.pilot.classes_look_equal`, reported by
+``benchmarks.mu_pilot``); where it cannot tell, or did not run, it reads a Gaussian mixture on
+the representation, which this measures: ``python -m benchmarks.embed_gate``.
 
 ``python -m benchmarks.embed_gate --dataset mnist5k --seeds 0,1`` fits, for every seed, the
 ``ae-umap`` representation that a run of ``imsat-ae-umap`` on that data fits (the same code,

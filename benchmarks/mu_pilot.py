@@ -2,8 +2,10 @@
 
 ``python -m benchmarks.mu_pilot --dataset reuters --seeds 3`` runs, for every seed, the pilot
 that a run of the default preset on that data starts with (the same configuration, seed and
-code as the engine's), and prints each value's member agreement and cluster-size balance and
-the value chosen. The whole runs are ``benchmarks.table2``'s; this shows the decision alone,
+code as the engine's), and prints each value's member agreement and cluster-size balance, the
+value chosen and what that says of the classes' sizes (``equal``, ``unequal`` or ``unsure``:
+:func:`kingdra.pilot.classes_look_equal`, which the representation's gate reads first). The
+whole runs are ``benchmarks.table2``'s; this shows the decision alone,
 at a fraction of their cost. Writes ``benchmarks/results/mu-pilot-<dataset>.json`` as
 ``{"dataset", "n", "preset", "device", "commit", "command", "rule", "seeds": {seed: result}}``.
 """
@@ -48,14 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         results[str(seed)] = pilot.run_pilot(data, config, seed).to_dict()
     print(f"\n{args.dataset} ({len(X):,} rows), preset {preset}, {device_description(device)}")
-    print("| seed | mu | agreement | equal sizes | chosen | seconds |\n|---|---|---|---|---|---|")
+    print("| seed | mu | agreement | equal sizes | chosen | classes | seconds |")
+    print("|---|---|---|---|---|---|---|")
+    verdicts = {True: "equal", False: "unequal", None: "unsure"}
     for seed, r in results.items():
         for i, mu in enumerate(r["candidates"]):
             chosen = f"**{r['mu']:g}**" if i == 0 else ""
+            classes = verdicts[pilot.classes_look_equal(r)] if i == 0 else ""
             seconds = r["seconds"] if i == 0 else ""
             print(
                 f"| {seed} | {mu:g} | {r['agreement'][i]:.3f} | {r['equal_sizes'][i]:.3f} "
-                f"| {chosen} | {seconds} |"
+                f"| {chosen} | {classes} | {seconds} |"
             )
     name = Path(args.dataset).stem if Path(args.dataset).suffix else args.dataset
     write_report(
@@ -72,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 "max_rows": pilot.PILOT_ROWS,
                 "equal_sizes": pilot.EQUAL_SIZES,
                 "margin": pilot.MARGIN,
+                "equal_classes": pilot.EQUAL_CLASSES,
             },
             "seeds": results,
         },

@@ -144,9 +144,11 @@ class KingdraConfig:
     )
     embed_gate: float = setting(
         0.0,
-        "with embed: train on the representation only where a Gaussian mixture of k on it "
-        "finds clusters of about equal size (normalised entropy of their sizes at least "
-        "this); else go on on the input with imsat's over-clustering and iterations. 0: always",
+        "with embed: train on the representation only where the classes look about equal in "
+        "size: the mu pilot says so (kingdra.pilot.classes_look_equal) or, where it cannot "
+        "tell or did not run, a Gaussian mixture of k on the representation finds clusters "
+        "whose sizes' normalised entropy is at least this; else go on on the input with "
+        "imsat's over-clustering and iterations. 0: always",
         group="network",
         range=Range(0.0, 1.0),
         paper=0.0,

@@ -41,7 +41,7 @@ from kingdra.graph import get_clusters
 from kingdra.merge import OverClustering
 from kingdra.metrics import ari, cluster_accuracy, nmi
 from kingdra.neighbors import nearest_neighbors
-from kingdra.pilot import PilotResult, run_pilot
+from kingdra.pilot import PilotResult, classes_look_equal, run_pilot
 from kingdra.trainer import Callback, Cancelled, Progress, Trainer
 
 logger = logging.getLogger(__name__)
@@ -257,44 +257,63 @@ class KingdraEngine:
         """
         if self.config.embed == "none":
             return
-        X = self._require_data()
-        representation = fit_representation(
-            X,
-            self.config.n_clusters,
-            self.config.embed_epochs,
-            self.seed,
-            callback,
-            self.trainer.stop_event,
-        )
-        if self.config.embed_gate > 0 and not self._gate(representation):
+        start = time.perf_counter()
+        pilot = self.config.extra.get("mu_pilot")
+        verdict = classes_look_equal(pilot) if self.config.embed_gate > 0 and pilot else None
+        if verdict is False:  # no autoencoder for a representation that would be refused
+            self._gate({"pilot": "unequal", "sizes": None}, False, start)
             return
+        representation = fit_representation(
+            X=self._require_data(),
+            dim=self.config.n_clusters,
+            epochs=self.config.embed_epochs,
+            seed=self.seed,
+            callback=callback,
+            stop=self.trainer.stop_event,
+        )
+        if self.config.embed_gate > 0:
+            start = time.perf_counter()
+            if verdict:
+                kept = self._gate({"pilot": "equal", "sizes": None}, True, start)
+            else:
+                _, sizes = mixture_sizes(representation, self.config.n_clusters, self.seed)
+                record = {"pilot": "unsure" if pilot else None, "sizes": round(sizes, 4)}
+                kept = self._gate(record, sizes >= self.config.embed_gate, start)
+            if not kept:
+                return
         self.representation = representation
         self._embedded = representation.coords.to(self.device)
         self._neighbors = None
 
-    def _gate(self, representation: Representation) -> bool:
-        """``config.embed_gate``: keep the representation, or go on on the input.
+    def _gate(self, record: dict, kept: bool, start: float) -> bool:
+        """``config.embed_gate``: keep the representation (``kept``), or go on on the input.
 
-        A Gaussian mixture of ``n_clusters`` on the representation (N2D's clustering) sizes
-        its clusters; where they are unequal (mean normalised entropy below the gate), the
-        members train on the input instead, with :func:`kingdra.config.embed_fallback`'s
-        config: on the embedding IMSAT's pull to equal sizes loses on unequal classes
-        (docs/benchmarks.md). The measurement goes to ``config.extra["embed_gate"]``.
+        The classes' sizes decide: on the representation IMSAT's pull to equal sizes loses on
+        unequal classes (docs/benchmarks.md). The ``mu`` pilot tells first
+        (:func:`kingdra.pilot.classes_look_equal`: ``record["pilot"]`` is ``"equal"``,
+        ``"unequal"`` or ``"unsure"``, ``None`` without a pilot); where it cannot, a
+        Gaussian mixture of ``n_clusters`` on the representation (N2D's clustering) sizes
+        its clusters (``record["sizes"]``, the normalised entropy of their sizes), and the
+        representation is kept when they reach the gate. Refused, the members train on the
+        input with :func:`kingdra.config.embed_fallback`'s config. The record goes to
+        ``config.extra["embed_gate"]``.
         """
-        start = time.perf_counter()
-        _, sizes = mixture_sizes(representation, self.config.n_clusters, self.seed)
-        kept = sizes >= self.config.embed_gate
         record = {
-            "sizes": round(sizes, 4),
+            **record,
             "gate": self.config.embed_gate,
             "kept": bool(kept),
             "seconds": round(time.perf_counter() - start, 3),
         }
+        reason = (
+            f"the mu pilot found the classes {record['pilot']}"
+            if record["sizes"] is None
+            else f"mixture cluster sizes {record['sizes']:.3f} of equal, gate "
+            f"{self.config.embed_gate:.3f}"
+        )
         logger.info(
-            "representation gate: mixture cluster sizes %.3f of equal (gate %.3f) -> %s",
-            sizes,
-            self.config.embed_gate,
-            "members train on the representation" if kept else "members train on the input",
+            "representation gate: %s -> members train on the %s",
+            reason,
+            "representation" if kept else "input",
         )
         config = self.config if kept else embed_fallback(self.config)
         config = config.replace(extra={**self.config.extra, "embed_gate": record})

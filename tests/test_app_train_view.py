@@ -91,3 +91,10 @@ def test_decisions_caption_says_what_the_pilot_and_the_gate_chose():
     text = train_view.decisions_caption(fallback)
     assert "trained on the input, not the representation" in text
     assert "0.934 of equal, below the gate 0.98), with 2 output(s) per cluster and 3" in text
+    by_pilot = dict(kept, pilot="equal", sizes=None)
+    text = train_view.decisions_caption(config.replace(extra={"embed_gate": by_pilot}))
+    assert "representation (the mu pilot's clusters say the classes are equal in size)" in text
+    by_pilot = dict(refused, pilot="unequal", sizes=None)
+    fallback = fallback.replace(extra={"embed_gate": by_pilot})
+    text = train_view.decisions_caption(fallback)
+    assert "not the representation (the mu pilot's clusters say the classes are unequal" in text

@@ -285,6 +285,9 @@ def test_mu_pilot_prints_and_records_each_seeds_decision(tmp_path, monkeypatch, 
         assert result["mu"] in result["candidates"]
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert len(table) == 1 + 2 * 2  # header, two values per seed
+    verdicts = [line.split("|")[6].strip() for line in table[1::2]]
+    assert all(v in ("equal", "unequal", "unsure") for v in verdicts)
+    assert report["rule"]["equal_classes"] == pilot.EQUAL_CLASSES
 
 
 def test_embed_gate_prints_and_records_what_the_gate_sees(tmp_path, capsys):

@@ -9,6 +9,7 @@ from kingdra.config import KingdraConfig
 from kingdra.embedding import Representation, fit_representation
 from kingdra.engine import Cancelled, KingdraEngine
 from kingdra.metrics import cluster_accuracy
+from kingdra.pilot import EQUAL_CLASSES
 
 
 def blobs(n_per=60, k=3, d=12, seed=0):
@@ -141,20 +142,14 @@ def test_the_gate_keeps_the_representation_of_equal_clusters():
 
 
 def test_the_gate_sends_unequal_clusters_back_to_the_input_as_imsat_would():
-    rng = np.random.default_rng(1)
-    centers = rng.normal(0.0, 3.0, (3, 12))
-    sizes = (240, 40, 20)
-    X = np.concatenate(
-        [c + rng.normal(0.0, 0.5, (s, 12)) for c, s in zip(centers, sizes, strict=True)]
-    )
-    X = X.astype(np.float32)
+    X = _unequal_blobs()
     engine = _gated(X, 0.9)
     stop = engine.trainer.stop_event
     phases = []
     engine.run(callback=lambda p: phases.append(p.phase))
     assert engine.trainer.stop_event is stop  # a Stop during the gate still reaches the run
     record = engine.config.extra["embed_gate"]
-    assert not record["kept"] and record["sizes"] < 0.8
+    assert not record["kept"] and record["sizes"] < 0.8 and record["pilot"] is None
     assert engine.representation is None and engine.config.embed == "none"
     assert (engine.config.overcluster, engine.config.n_iter) == (2, 3)  # imsat's
     assert engine.iteration == 3  # run() read n_iter after the gate
@@ -166,6 +161,56 @@ def test_the_gate_sends_unequal_clusters_back_to_the_input_as_imsat_would():
     np.testing.assert_array_equal(engine.probs, plain.probs)
     # a field set by the caller stays
     assert _gated(X, 0.9, n_iter=1).run().config.n_iter == 1
+
+
+def _unequal_blobs():
+    rng = np.random.default_rng(1)
+    centers = rng.normal(0.0, 3.0, (3, 12))
+    sizes = (240, 40, 20)
+    X = np.concatenate(
+        [c + rng.normal(0.0, 0.5, (s, 12)) for c, s in zip(centers, sizes, strict=True)]
+    )
+    return X.astype(np.float32)
+
+
+def test_the_pilot_that_finds_equal_classes_keeps_the_representation_without_a_mixture():
+    X, _ = blobs(n_per=60)
+    engine = _gated(X, 0.9, pilot_mu=1.0, batch_size=20)  # the mu pilot runs first, on the input
+    engine.train_base()
+    pilot = engine.config.extra["mu_pilot"]
+    assert pilot["mu"] == 4.0 and pilot["equal_sizes"][0] >= EQUAL_CLASSES
+    record = engine.config.extra["embed_gate"]
+    assert record["pilot"] == "equal" and record["sizes"] is None and record["kept"]
+    assert engine.representation is not None and engine.config.embed == "ae-umap"
+
+
+def test_the_pilot_that_took_the_weaker_mu_sends_the_run_to_the_input_before_the_autoencoder():
+    X = _unequal_blobs()
+    # what choose_mu leaves in the config when the pilot took mu = 1
+    pilot = {"mu": 1.0, "candidates": [4.0, 1.0], "agreement": [0.6, 0.9]}
+    pilot.update(equal_sizes=[0.95, 0.7], rows=len(X), seconds=1.0)
+    engine = _gated(X, 0.9, mu=1.0, extra={"mu_pilot": pilot})
+    phases = []
+    engine.run(callback=lambda p: phases.append(p.phase))
+    assert "embed" not in phases  # no autoencoder trained
+    record = engine.config.extra["embed_gate"]
+    assert record["pilot"] == "unequal" and record["sizes"] is None and not record["kept"]
+    assert engine.representation is None and engine.config.embed == "none"
+    assert (engine.config.overcluster, engine.config.n_iter) == (2, 3)  # imsat's
+    plain = _gated(X, 0.0, mu=1.0, embed="none", overcluster=2, n_iter=3)
+    plain.run()
+    np.testing.assert_array_equal(engine.probs, plain.probs)
+
+
+def test_where_the_pilot_cannot_tell_the_mixture_decides():
+    X = _unequal_blobs()
+    pilot = {"mu": 4.0, "candidates": [4.0, 1.0], "agreement": [0.8, 0.8]}
+    pilot.update(equal_sizes=[EQUAL_CLASSES - 0.01, 0.95], rows=len(X), seconds=1.0)
+    engine = _gated(X, 0.9, extra={"mu_pilot": pilot})
+    engine.train_base()
+    record = engine.config.extra["embed_gate"]
+    assert record["pilot"] == "unsure" and record["sizes"] < 0.8 and not record["kept"]
+    assert engine.representation is None
 
 
 def test_the_gate_is_a_fraction():

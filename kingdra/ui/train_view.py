@@ -247,16 +247,20 @@ def decisions_caption(config: KingdraConfig) -> str:
         parts.append(f"The mu pilot took mu = {pilot['mu']:g} ({measured}).")
     gate = config.extra.get("embed_gate")
     if gate:
-        sizes = f"a Gaussian mixture on it found clusters {gate['sizes']:.3f} of equal"
-        if gate["kept"]:
-            parts.append(
-                f"The members trained on the representation ({sizes}, gate {gate['gate']:g})."
+        if gate["sizes"] is None:
+            why = f"the mu pilot's clusters say the classes are {gate['pilot']} in size"
+        else:
+            why = f"a Gaussian mixture on it found clusters {gate['sizes']:.3f} of equal"
+            why += (
+                f", gate {gate['gate']:g}" if gate["kept"] else f", below the gate {gate['gate']:g}"
             )
+        if gate["kept"]:
+            parts.append(f"The members trained on the representation ({why}).")
         else:
             parts.append(
-                f"The members trained on the input, not the representation ({sizes}, below the "
-                f"gate {gate['gate']:g}), with {config.overcluster} output(s) per cluster and "
-                f"{config.n_iter} iteration(s) by default."
+                f"The members trained on the input, not the representation ({why}), with "
+                f"{config.overcluster} output(s) per cluster and {config.n_iter} iteration(s) "
+                "by default."
             )
     return " ".join(parts)
 
