@@ -675,11 +675,12 @@ PRESETS["imsat-ae-umap"] = dict(
     embed="ae-umap",
     # On unequal classes the members lose on the embedding, with either mu (long-tailed MNIST:
     # LT5 seed 0 68.1 % against imsat's 81.5, LT10 seeds 0-2 82.4 / 77.0 / 63.8 against 85.0 /
-    # 87.3 / 71.9). A Gaussian mixture on it sees the sizes (benchmarks.embed_gate): MNIST-5k
-    # 0.997-1.000 on seeds 0-2 and 4, 0.969 on seed 3 (it merges two classes), long-tailed
-    # MNIST 0.934-0.972 (6 seeds). Below the gate the run goes on on the input as imsat.
-    # The reading moves with package versions: MNIST-5k seeds 0-4 gave 0.966-0.992 with
-    # later ones (seeds 1 and 2 kept), where seed 4 lost 3.1 points by the gate.
+    # 87.3 / 71.9). The gate (KingdraEngine.fit_representation) asks the mu pilot first
+    # (kingdra.pilot.classes_look_equal): it found MNIST-5k's classes equal on 14 of 15 seeds
+    # and long-tailed MNIST's never (28 seeds; no autoencoder where it took mu = 1). Where it
+    # cannot tell, a Gaussian mixture on the representation sizes the clusters
+    # (benchmarks.embed_gate): MNIST-5k 0.966-1.000, long-tailed MNIST 0.934-0.972, a reading
+    # that moves with package versions. Refused, the run goes on on the input as imsat.
     embed_gate=0.98,
     # the embedding's clusters are compact, a split in two arbitrary: 2 outputs per cluster
     # gave base ensembles of 90.2 / 87.7 % against 93.6 / 93.6 (seeds 0 / 1, an exploratory run)
@@ -714,9 +715,8 @@ AUTO = "auto"
 
 #: ``auto``'s choice: ``(rows below which, preset)`` in order, the last one unbounded.
 #: Measured (docs/benchmarks.md): digits (1,797 rows) ``fast`` 94.6 ± 0.2 % against
-#: ``imsat`` 86.7 ± 3.5; MNIST-5k ``imsat-ae-umap`` 92.3 ± 1.8 (seeds 0-4, seed 3 through
-#: its gate as ``imsat``; 90.4 ± 2.7 with later package versions, 3 seeds through it)
-#: against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 %
+#: ``imsat`` 86.7 ± 3.5; MNIST-5k ``imsat-ae-umap`` 92.0 ± 2.2 (seeds 0-4; seeds 5-9 88.3 ±
+#: 2.3) against ``imsat`` 87.9 ± 0.5 and ``fast`` 74.0 / 75.6; full MNIST ``imsat-large`` 98.7 %
 #: on seeds 0-3 (0 and 1 after two iterations, 2 and 3 after the preset's three) in 17-29
 #: minutes. The bounds lie between the sizes measured: 3,000 between 1,797 and 5,000; 20,000
 #: where ``imsat`` (4.9 minutes on MNIST-5k, idle) would take about 20 minutes and
