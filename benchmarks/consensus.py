@@ -5,7 +5,8 @@ benchmarks.consensus``.
 base ensemble of the default's run on that data (``auto``'s preset, pilot and gate included)
 and scores three final partitions of the same members: their aligned average matched to the
 medoid member (``consensus = "medoid"``), matched to the co-association partition
-(``"coassociation"``, :mod:`kingdra.consensus`), and that partition itself. Writes
+(``"coassociation"``, :mod:`kingdra.consensus`), and that partition itself; ``--set
+field=value`` overrides a config field. Writes
 ``benchmarks/results/consensus-<dataset>.json``.
 """
 
@@ -21,6 +22,7 @@ from benchmarks.table2 import (
     commit,
     load_xy,
     parse_seed_arguments,
+    parse_sets,
     write_report,
 )
 from kingdra.alignment import align_members, aligned_mean
@@ -34,7 +36,9 @@ from kingdra.metrics import cluster_accuracy
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.consensus", description=__doc__)
     add_seed_arguments(parser)
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     args = parse_seed_arguments(parser, argv)
+    overrides = parse_sets(args.set)
     measured_commit = commit()
     X, y = load_xy(args.dataset, args.data_dir if args.dataset == "mnist" else None)
     device = resolve_device(args.device)
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for seed in args.seeds:
         start = time.perf_counter()
-        config = KingdraConfig.from_preset(preset, n_clusters=k, seed=seed)
+        config = KingdraConfig.from_preset(preset, n_clusters=k, seed=seed, **overrides)
         engine = KingdraEngine(X, config, y_eval=y, device=device)
         engine.train_base()
         probs, labels = engine.probs, engine.member_labels
@@ -75,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "device": device_description(device),
             "commit": measured_commit,
             "command": command_line("benchmarks.consensus", argv),
+            "overrides": overrides,
             "seeds": results,
         },
         args.out,
