@@ -23,7 +23,7 @@ def _match(reference: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[n
 def align_members(
     member_labels: np.ndarray,
     n_classes: int,
-    reference: int | np.ndarray | None = 0,
+    reference: int | None = 0,
     probs: np.ndarray | None = None,
     refine: int = 0,
 ) -> np.ndarray:
@@ -33,11 +33,10 @@ def align_members(
     ----------
     member_labels : (n, m) int array
     n_classes : int
-    reference : int, None or (n,) int array
+    reference : int or None
         Member whose classes are the common labelling. ``None`` picks the medoid: the member
         that agrees most (after matching) with all the others, so that one poor member
-        cannot drag the whole ensemble onto its partition. An array: those labels are the
-        common labelling (:func:`kingdra.consensus.coassociation_labels`).
+        cannot drag the whole ensemble onto its partition.
     probs : (m, n, k) array, optional
         Needed for ``refine``.
     refine : int
@@ -50,18 +49,15 @@ def align_members(
     common class ``a``, so ``probs[j][:, order[j]]`` is aligned.
     """
     n, m = member_labels.shape
-    if isinstance(reference, np.ndarray):
-        ref = reference
-    elif reference is None:
+    if reference is None:
         agreement = np.zeros((m, m))
         for a in range(m):
             for b in range(a + 1, m):
                 agreement[a, b] = agreement[b, a] = _match(
                     member_labels[:, a], member_labels[:, b], n_classes
                 )[1]
-        ref = member_labels[:, int(agreement.sum(axis=1).argmax())]
-    else:
-        ref = member_labels[:, reference]
+        reference = int(agreement.sum(axis=1).argmax())
+    ref = member_labels[:, reference]
     order = np.stack([_match(ref, member_labels[:, j], n_classes)[0] for j in range(m)])
     for _ in range(refine if probs is not None else 0):
         consensus = aligned_mean(probs, order).argmax(axis=1)

@@ -676,7 +676,7 @@ PRESETS["imsat-ae-umap"] = dict(
     # On unequal classes the members lose on the embedding, with either mu (long-tailed MNIST:
     # LT5 seed 0 68.1 % against imsat's 81.5, LT10 seeds 0-2 82.4 / 77.0 / 63.8 against 85.0 /
     # 87.3 / 71.9). The gate (KingdraEngine.fit_representation) asks the mu pilot first
-    # (kingdra.pilot.classes_look_equal): it found MNIST-5k's classes equal on 14 of 15 seeds
+    # (kingdra.pilot.classes_look_equal): it found MNIST-5k's classes equal on 13 of 15 seeds
     # and long-tailed MNIST's never (28 seeds; no autoencoder where it took mu = 1). Where it
     # cannot tell, a Gaussian mixture on the representation sizes the clusters
     # (benchmarks.embed_gate): MNIST-5k 0.966-1.000, long-tailed MNIST 0.934-0.972, a reading

@@ -156,7 +156,7 @@ def preset_help() -> str:
         "where the clusters come out clearly unequal); "
         "imsat-ae-umap: imsat's members trained on an autoencoder's code mapped by UMAP, "
         "after the same pilot on the input, the base ensemble only (MNIST-5k: 86.2-94.3 % on "
-        "ten seeds against imsat's 87.4-88.8 on five, 4-7 minutes on one loaded thread; where "
+        "ten seeds against imsat's 87.4-88.8 on five, 4-9 minutes on one loaded thread; where "
         "the pilot, or a Gaussian mixture on the representation, finds classes of unequal "
         "size, the run goes on as imsat on the input, as on long-tailed classes; not for "
         "tf-idf text); "
