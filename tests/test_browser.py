@@ -279,6 +279,7 @@ def test_curate_the_next_iteration_and_name_a_cluster(page):
     assert any(line.endswith('"zeros, round"') for line in lines[1:])
     _goto(page, "Train")
     page.wait_for_selector("text=1 edit(s) of yours")
+    _settled(page)  # a click while the page still reruns can be lost (one suite run timed out)
     page.locator(".st-key-train_next button").click()
     page.wait_for_selector("text=/1 iteration\\(s\\) done/", timeout=120_000)
     _settled(page)
