@@ -5,8 +5,8 @@ that a run of the default preset on that data starts with (the same configuratio
 code as the engine's), and prints each value's member agreement and cluster-size balance, the
 value chosen and what that says of the classes' sizes (``equal``, ``unequal`` or ``unsure``:
 :func:`kingdra.pilot.classes_look_equal`, which the representation's gate reads first). The
-whole runs are ``benchmarks.table2``'s; this shows the decision alone,
-at a fraction of their cost. Writes ``benchmarks/results/mu-pilot-<dataset>.json`` as
+whole runs are ``benchmarks.table2``'s; this shows the decision alone, at a fraction of their
+cost. Writes ``benchmarks/results/mu-pilot-<dataset>.json`` as
 ``{"dataset", "n", "preset", "device", "commit", "command", "rule", "seeds": {seed: result}}``.
 """
 

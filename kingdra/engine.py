@@ -257,11 +257,10 @@ class KingdraEngine:
         """
         if self.config.embed == "none":
             return
-        start = time.perf_counter()
         pilot = self.config.extra.get("mu_pilot")
         verdict = classes_look_equal(pilot) if self.config.embed_gate > 0 and pilot else None
         if verdict is False:  # no autoencoder for a representation that would be refused
-            self._gate({"pilot": "unequal", "sizes": None}, False, start)
+            self._gate({"pilot": "unequal", "sizes": None}, False, time.perf_counter())
             return
         representation = fit_representation(
             X=self._require_data(),
