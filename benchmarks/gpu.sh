@@ -8,10 +8,10 @@
 #    few epochs each); the script stops there if either fails;
 # 3. `benchmarks.bench_epoch --device $DEVICE`: seconds per epoch of `fast` and `imsat`;
 # 4. the default on full MNIST (DATA_DIR/mnist), seeds 0, 1 and 2 side by side on the one
-#    GPU, `nvidia-smi dmon` sampling its utilisation meanwhile; the three files are merged
-#    into OUT/table2-mnist.json;
+#    GPU, `nvidia-smi dmon` sampling its utilisation meanwhile; `benchmarks.merge_seeds`
+#    merges the three files into OUT/table2-mnist.json;
 # 5. what is left of SECONDS (default 540, counted from the start): the ensemble-size trend
-#    (seed 0 with 1, 2, 10 and 15 members) side by side.
+#    (seeds 0-2 with 1, 2, 10 and 15 members, twelve runs side by side).
 # Everything is written under WORK (default OUT/work) and packed into OUT/gpu.tar.gz at the
 # end, beside the merged OUT/table2-mnist.json. Where the checkout has no git, set
 # KINGDRA_COMMIT to the commit it is. A dry run on a CPU: DEVICE=cpu and, in EXTRA, table2
@@ -71,34 +71,18 @@ kill $DMON
 echo "seeds: [$((SECONDS - START)) s]"
 grep -h "default" "$WORK"/logs/seed*.log | tail -6
 
-$PY - "$WORK" "$OUT" <<'EOF'
-import json, sys
-from pathlib import Path
-
-work, out = Path(sys.argv[1]), Path(sys.argv[2])
-parts = [json.loads(p.read_text()) for p in sorted(work.glob("table2-mnist-s*.json"))]
-if parts:
-    merged = {**parts[0], "seeds": [s for p in parts for s in p.get("seeds", [])]}
-    for name in parts[0]["rows"]:
-        merged["rows"][name] = {
-            key: [v for p in parts for v in p["rows"][name][key]] for key in ("acc", "seconds")
-        }
-    merged["iterations"] = {
-        row: {seed: it for p in parts for seed, it in p.get("iterations", {}).get(row, {}).items()}
-        for row in parts[0].get("iterations", {})
-    }
-    merged["command"] = "side by side: " + " | ".join(p["command"] for p in parts)
-    (out / "table2-mnist.json").write_text(json.dumps(merged, indent=1))
-    print(json.dumps(merged["rows"], indent=1))
-EOF
+$PY -m benchmarks.merge_seeds "$WORK"/table2-mnist-s[0-9].json --out "$OUT/table2-mnist.json"
 
 if [ "$(left)" -gt 90 ]; then
   timeout "$(left)" nvidia-smi dmon -s um -d 1 >"$WORK/logs/dmon-sizes.txt" 2>&1 &
   DMON=$!
-  for m in 1 2 10 15; do
-    timeout $(($(left) - 15)) $PY -m benchmarks.table2 --dataset mnist --data-dir "$DATA" \
-      --device $DEVICE --rows default $EXTRA --seeds 0, --set n_models=$m \
-      --out "$WORK/table2-mnist-m$m-s0.json" -v >"$WORK/logs/m$m.log" 2>&1 &
+  for seed in 0 1 2; do
+    for m in 1 2 10 15; do
+      OMP_NUM_THREADS=1 timeout $(($(left) - 15)) $PY -m benchmarks.table2 --dataset mnist \
+        --data-dir "$DATA" --device $DEVICE --rows default $EXTRA --seeds $seed, \
+        --set n_models=$m --out "$WORK/table2-mnist-m$m-s$seed.json" -v \
+        >"$WORK/logs/m$m-s$seed.log" 2>&1 &
+    done
   done
   wait $(jobs -p | grep -v "^$DMON$")
   kill $DMON

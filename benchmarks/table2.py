@@ -284,18 +284,6 @@ def main(argv: list[str] | None = None) -> int:
     order = [name for group in ROW_GROUPS.values() for name in group]
     rows = {name: rows[name] for name in order if name in rows}
     device_name = device_description(device)
-    seeds = ", ".join(map(str, args.seeds))
-    print(f"\n### Table 2 on {args.dataset} (n = {len(X)}, seeds {seeds}, {device_name})\n")
-    print("| method | ACC % mean ± std | worst seed | every seed | seconds | paper (MNIST) |")
-    print("|---|---|---|---|---|---|")
-    for name, row in rows.items():
-        acc = np.asarray(row["acc"]) * 100
-        paper = PAPER_MNIST.get(name)
-        print(
-            f"| {name} | {acc.mean():.1f} ± {acc.std():.1f} | {acc.min():.1f} "
-            f"| {' / '.join(f'{a:.1f}' for a in acc)} | {np.mean(row['seconds']):.1f} "
-            f"| {'–' if paper is None else paper} |"
-        )
     report = {
         "dataset": args.dataset,
         "n": int(len(X)),
@@ -309,8 +297,26 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "iterations": histories,
     }
+    print_table(report)
     write_report(report, args.out, f"table2-{args.dataset}.json")
     return 0
+
+
+def print_table(report: dict) -> None:
+    """A report's rows as a Markdown table: mean ± std, worst and every seed, seconds."""
+    seeds = ", ".join(map(str, report["seeds"]))
+    print(f"\n### Table 2 on {report['dataset']} (n = {report['n']}, seeds {seeds}, ", end="")
+    print(f"{report['device']})\n")
+    print("| method | ACC % mean ± std | worst seed | every seed | seconds | paper (MNIST) |")
+    print("|---|---|---|---|---|---|")
+    for name, row in report["rows"].items():
+        acc = np.asarray(row["acc"]) * 100
+        paper = PAPER_MNIST.get(name)
+        print(
+            f"| {name} | {acc.mean():.1f} ± {acc.std():.1f} | {acc.min():.1f} "
+            f"| {' / '.join(f'{a:.1f}' for a in acc)} | {np.mean(row['seconds']):.1f} "
+            f"| {'–' if paper is None else paper} |"
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import bench_ensemble, table2
+from benchmarks import bench_ensemble, merge_seeds, table2
 
 TINY = ["--set", "n_models=2", "--set", "hidden=[16]", "--set", "epochs_base=1"]
 TINY += ["--set", "epochs_iter=1", "--set", "n_iter=1", "--set", "min_confidence=0"]
@@ -79,6 +79,42 @@ def test_table2_command_line_is_recorded_from_sys_argv(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["table2.py", "--dataset", "digits", "--seeds", "1"])
     command = table2.command_line("benchmarks.table2", None)
     assert command == "python -m benchmarks.table2 --dataset digits --seeds 1"
+
+
+def test_seeds_run_apart_merge_into_the_report_of_one_run(tmp_path, capsys):
+    def run(seeds: str, name: str) -> dict:
+        out = tmp_path / name
+        argv = ["--dataset", "digits", "--seeds", seeds, "--device", "cpu"]
+        assert table2.main([*argv, "--rows", "kmeans,imsat", "--out", str(out), *TINY]) == 0
+        return json.loads(out.read_text())
+
+    together = run("2", "both.json")
+    parts = [run("1,", "s1.json"), run("0,", "s0.json")]
+    merged_path = tmp_path / "merged.json"
+    argv = [str(tmp_path / "s0.json"), str(tmp_path / "s1.json"), "--out", str(merged_path)]
+    assert merge_seeds.main(argv) == 0
+    merged = json.loads(merged_path.read_text())
+    assert merged["seeds"] == [0, 1] and list(merged["rows"]) == list(together["rows"])
+    for name, row in together["rows"].items():
+        assert merged["rows"][name]["acc"] == row["acc"]
+    assert merged["iterations"] == together["iterations"]
+    assert "| Kingdra-IMSAT |" in capsys.readouterr().out
+    assert merged["command"].count("--seeds") == 2
+
+    with pytest.raises(ValueError, match="a seed appears in two reports"):
+        merge_seeds.merge([parts[0], parts[0]])
+    with pytest.raises(ValueError, match="differ in 'dataset'"):
+        merge_seeds.merge([parts[0], {**parts[1], "dataset": "mnist"}])
+    with pytest.raises(ValueError, match="no reports"):
+        merge_seeds.merge([])
+
+
+def test_table2_commit_comes_from_the_environment_where_there_is_no_git(tmp_path, monkeypatch):
+    monkeypatch.setattr(table2, "ROOT", tmp_path)  # no repository there
+    monkeypatch.setenv("KINGDRA_COMMIT", "abc123")
+    assert table2.commit() == "abc123"
+    monkeypatch.delenv("KINGDRA_COMMIT")
+    assert table2.commit() == "unknown"
 
 
 @pytest.mark.parametrize("part", ["t_neg", "gate", "balanced", "merged"])
