@@ -13,9 +13,9 @@
 # 5. what is left of SECONDS (default 540, counted from the start): the ensemble-size trend
 #    (seeds 0-2 with 1, 2, 10 and 15 members, twelve runs side by side).
 # Everything is written under WORK (default OUT/work) and packed into OUT/gpu.tar.gz at the
-# end, beside the merged OUT/table2-mnist.json. Where the checkout has no git, set
-# KINGDRA_COMMIT to the commit it is. A dry run on a CPU: DEVICE=cpu and, in EXTRA, table2
-# options that shorten the runs (e.g. "--set epochs_base=1 --set n_iter=1").
+# end, beside the merged OUT/table2-mnist.json. Set KINGDRA_COMMIT to the commit the tree
+# is: a GPU machine's copy may carry another commit's .git. A dry run on a CPU: DEVICE=cpu
+# and, in EXTRA, table2 options that shorten the runs (e.g. "--set epochs_base=1").
 set -u
 DATA=${1:?DATA_DIR (holding mnist/)}
 BUDGET=${2:-540}

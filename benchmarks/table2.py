@@ -98,8 +98,11 @@ def kingdra_rows(X, y, preset, base, seed, device, titles, overrides) -> dict[st
 
 
 def commit() -> str:
-    """The checked-out commit (``-dirty`` if the training code has changes); where the
-    checkout has no git (a copy sent to a GPU machine), ``$KINGDRA_COMMIT`` or "unknown"."""
+    """``$KINGDRA_COMMIT`` where set (a copy sent to a GPU machine, whose git, if any, need
+    not be this checkout's); else the checked-out commit (``-dirty`` if the training code
+    has changes), or "unknown" without git."""
+    if os.environ.get("KINGDRA_COMMIT"):
+        return os.environ["KINGDRA_COMMIT"]
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -110,7 +113,7 @@ def commit() -> str:
         dirty = subprocess.run(status, cwd=ROOT, capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("KINGDRA_COMMIT", "unknown")
+        return "unknown"
 
 
 def command_line(module: str, argv: list[str] | None) -> str:

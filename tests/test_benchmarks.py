@@ -109,11 +109,12 @@ def test_seeds_run_apart_merge_into_the_report_of_one_run(tmp_path, capsys):
         merge_seeds.merge([])
 
 
-def test_table2_commit_comes_from_the_environment_where_there_is_no_git(tmp_path, monkeypatch):
-    monkeypatch.setattr(table2, "ROOT", tmp_path)  # no repository there
+def test_table2_commit_comes_from_the_environment_where_it_is_set(tmp_path, monkeypatch):
     monkeypatch.setenv("KINGDRA_COMMIT", "abc123")
-    assert table2.commit() == "abc123"
+    assert table2.commit() == "abc123"  # the caller's word wins over a git that may be stale
     monkeypatch.delenv("KINGDRA_COMMIT")
+    assert table2.commit() != "abc123"
+    monkeypatch.setattr(table2, "ROOT", tmp_path)  # no repository there
     assert table2.commit() == "unknown"
 
 
