@@ -2,10 +2,10 @@
 
     python -m benchmarks.merge_seeds runs/t2-s0.json runs/t2-s1.json --out table2-mnist.json
 
-The parts must agree on the data set, its size, the device, the commit, the overrides and
-the default preset, and no seed may appear twice; the rows, the per-iteration records and
-the commands are joined in the parts' order. Prints the merged table like
-:mod:`benchmarks.table2`.
+The parts must agree on the data set, its size, the device, the commit, the overrides, the
+default preset and the package versions, and no seed may appear twice; the rows, the
+per-iteration records and the commands are joined in the parts' order. Prints the merged
+table like :mod:`benchmarks.table2`.
 """
 
 from __future__ import annotations
