@@ -59,34 +59,33 @@ timeout 120 $PY -m benchmarks.bench_epoch --device $DEVICE --presets fast,imsat 
 echo "bench_epoch: rc $? [$((SECONDS - START)) s]"
 cat "$WORK/logs/bench-epoch.log"
 
-timeout "$(left)" nvidia-smi dmon -s um -d 1 >"$WORK/logs/dmon-seeds.txt" 2>&1 &
-DMON=$!
-for seed in 0 1 2; do
+# the default on full MNIST in the background: SEED NAME [table2 options]
+run() {
+  local seed=$1 name=$2
+  shift 2
   timeout $(($(left) - 20)) $PY -m benchmarks.table2 --dataset mnist --data-dir "$DATA" \
-    --device $DEVICE --rows default $EXTRA --seeds $seed, --out "$WORK/table2-mnist-s$seed.json" -v \
-    >"$WORK/logs/seed$seed.log" 2>&1 &
-done
-wait $(jobs -p | grep -v "^$DMON$")
-kill $DMON
-echo "seeds: [$((SECONDS - START)) s]"
-grep -h "default" "$WORK"/logs/seed*.log | tail -6
+    --device $DEVICE --rows default $EXTRA --seeds $seed, "$@" \
+    --out "$WORK/table2-mnist-$name.json" -v >"$WORK/logs/$name.log" 2>&1 &
+}
+# wait for the runs, nvidia-smi dmon sampling meanwhile into logs/dmon-STEP.txt: STEP
+sampled() {
+  timeout "$(left)" nvidia-smi dmon -s um -d 1 >"$WORK/logs/dmon-$1.txt" 2>&1 &
+  local dmon=$!
+  wait $(jobs -p | grep -v "^$dmon$")
+  kill $dmon
+  echo "$1: [$((SECONDS - START)) s]"
+}
 
+for seed in 0 1 2; do run $seed s$seed; done
+sampled seeds
+grep -h "default" "$WORK"/logs/s[0-9].log | tail -6
 $PY -m benchmarks.merge_seeds "$WORK"/table2-mnist-s[0-9].json --out "$OUT/table2-mnist.json"
 
 if [ "$(left)" -gt 90 ]; then
-  timeout "$(left)" nvidia-smi dmon -s um -d 1 >"$WORK/logs/dmon-sizes.txt" 2>&1 &
-  DMON=$!
   for seed in 0 1 2; do
-    for m in 1 2 10 15; do
-      OMP_NUM_THREADS=1 timeout $(($(left) - 15)) $PY -m benchmarks.table2 --dataset mnist \
-        --data-dir "$DATA" --device $DEVICE --rows default $EXTRA --seeds $seed, \
-        --set n_models=$m --out "$WORK/table2-mnist-m$m-s$seed.json" -v \
-        >"$WORK/logs/m$m-s$seed.log" 2>&1 &
-    done
+    for m in 1 2 10 15; do OMP_NUM_THREADS=1 run $seed m$m-s$seed --set n_models=$m; done
   done
-  wait $(jobs -p | grep -v "^$DMON$")
-  kill $DMON
-  echo "sizes: [$((SECONDS - START)) s]"
+  sampled sizes
 fi
 pack
 ls -la "$OUT" "$WORK"
