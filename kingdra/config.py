@@ -142,6 +142,14 @@ class KingdraConfig:
         range=Range(1),
         label="autoencoder epochs",
     )
+    embed_maps: int = setting(
+        1,
+        "UMAP maps of the autoencoder's code with embed='ae-umap', each from its own random "
+        "state; the members see their coordinates side by side (n_clusters each)",
+        group="network",
+        range=Range(1),
+        label="UMAP maps",
+    )
     embed_gate: float = setting(
         0.0,
         "with embed: train on the representation only where the classes look about equal in "
@@ -383,6 +391,11 @@ class KingdraConfig:
     def n_outputs(self) -> int:
         """Output classes of every member: ``overcluster * n_clusters``."""
         return self.overcluster * self.n_clusters
+
+    @property
+    def embed_width(self) -> int:
+        """Inputs of every member with ``embed != "none"``: ``embed_maps * n_clusters``."""
+        return self.embed_maps * self.n_clusters
 
     @property
     def resolved_denoise_weights(self) -> tuple[float, ...]:

@@ -4,6 +4,9 @@
 (McConville et al., 2020: ``d-500-500-2000-k``, ReLU, mean squared error, Adam 0.001,
 batch 256) on the input, maps its ``k``-wide code to ``k`` dimensions with UMAP (20
 neighbours, ``min_dist = 0``), and the members train on that embedding instead of the input.
+With ``config.embed_maps = M`` it maps the code ``M`` times, each map from its own random
+state, and the members see the ``M`` maps' coordinates side by side (``M * k`` inputs): one
+UMAP's layout is one draw, and members trained on several disagree less with each other.
 Nothing in it is pixel-specific: the same code serves images, tf-idf text and tables.
 
 Why (docs/benchmarks.md, "A learned representation"): on MNIST-5k the members trained on
@@ -39,6 +42,7 @@ UMAP_NEIGHBORS = 20
 TRANSFORM_NEIGHBORS = 10
 _BLOCK = 8192  # rows encoded at once
 _SEED_OFFSET = 104_729  # the autoencoder's generators differ from the members'
+_MAP_SEED_STEP = 1000  # map r's UMAP random state: seed + r * _MAP_SEED_STEP
 
 
 def _mlp(sizes: tuple[int, ...]) -> nn.Sequential:
@@ -58,7 +62,8 @@ class Representation:
     codes : torch.Tensor (n, code_dim)
         The training rows' codes.
     coords : torch.Tensor (n, dim)
-        Their UMAP coordinates: what the members train on.
+        Their UMAP coordinates: what the members train on; with several maps, the maps'
+        ``code_dim`` columns each, side by side.
     """
 
     def __init__(self, encoder: nn.Sequential, codes: torch.Tensor, coords: torch.Tensor):
@@ -75,6 +80,11 @@ class Representation:
     @property
     def n_features(self) -> int:
         return int(self.encoder[0].in_features)
+
+    @property
+    def first_map(self) -> torch.Tensor:
+        """(n, code_dim): the first UMAP map's coordinates, the whole of a one-map run's."""
+        return self.coords[:, : self.codes.shape[1]]
 
     @torch.no_grad()
     def encode(self, X: torch.Tensor) -> torch.Tensor:
@@ -147,13 +157,18 @@ def fit_representation(
     seed: int,
     callback: Callback | None = None,
     stop: threading.Event | None = None,
+    maps: int = 1,
 ) -> Representation:
     """Train the autoencoder on ``X`` (n, d) for ``epochs`` epochs, then UMAP its codes.
 
     ``callback`` receives :class:`~kingdra.trainer.Progress` with phase ``"embed"`` per batch
     and per epoch; ``stop`` (the run's stop event) ends the training with
-    :class:`~kingdra.trainer.Cancelled`. ``dim`` is both the code's width and the UMAP's.
+    :class:`~kingdra.trainer.Cancelled`. ``dim`` is both the code's width and each UMAP
+    map's; ``maps`` UMAP maps (random states ``seed``, ``seed + 1000``, ...) give
+    coordinates ``(n, maps * dim)``, the first map's columns first.
     """
+    if maps < 1:
+        raise ValueError(f"maps must be at least 1, got {maps}")
     start = time.perf_counter()
     n, d = X.shape
     if n <= UMAP_NEIGHBORS:
@@ -220,25 +235,33 @@ def fit_representation(
     representation = Representation(encoder, torch.empty(0, dim), torch.empty(0, dim))
     codes = representation.encode(X)
     trained = time.perf_counter() - start
-    reducer = lazy.umap().UMAP(
-        n_components=dim,
-        n_neighbors=UMAP_NEIGHBORS,
-        min_dist=0.0,
-        random_state=seed,
-        n_jobs=1,
-    )
-    coords = reducer.fit_transform(codes.cpu().numpy()).astype(np.float32)
+    coords = np.concatenate(
+        [
+            lazy.umap()
+            .UMAP(
+                n_components=dim,
+                n_neighbors=UMAP_NEIGHBORS,
+                min_dist=0.0,
+                random_state=seed + r * _MAP_SEED_STEP,
+                n_jobs=1,
+            )
+            .fit_transform(codes.cpu().numpy())
+            for r in range(maps)
+        ],
+        axis=1,
+    ).astype(np.float32)
     representation.codes = codes
     representation.coords = torch.from_numpy(coords).to(X.device)
     logger.info(
         "ae-umap representation of %d x %d rows in %.1f s (autoencoder %d epochs %.1f s, "
-        "reconstruction %.4f; UMAP to %d dimensions %.1f s)",
+        "reconstruction %.4f; %d UMAP map(s) to %d dimensions %.1f s)",
         n,
         d,
         time.perf_counter() - start,
         epochs,
         trained,
         epoch_loss / n_batches,
+        maps,
         dim,
         time.perf_counter() - start - trained,
     )
@@ -246,10 +269,10 @@ def fit_representation(
 
 
 def mixture_labels(representation: Representation, k: int, seed: int) -> np.ndarray:
-    """N2D's clustering of the training rows: a Gaussian mixture of ``k`` on their coordinates."""
+    """N2D's clustering of the training rows: a Gaussian mixture of ``k`` on the first map."""
     from kingdra.baselines import gmm_labels  # noqa: PLC0415 - sklearn's mixture, when gated
 
-    return gmm_labels(representation.coords.cpu().numpy(), k, seed)
+    return gmm_labels(representation.first_map.cpu().numpy(), k, seed)
 
 
 def mixture_sizes(representation: Representation, k: int, seed: int) -> tuple[np.ndarray, float]:

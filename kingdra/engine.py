@@ -145,8 +145,8 @@ class KingdraEngine:
         self.n_features = int(n_features)
         self.seed = int(config.seed) if config.seed is not None else int(torch.seed() % (2**31 - 1))
         init_gen = torch.Generator().manual_seed(self.seed)
-        # embed="ae-umap": the members see the representation's n_clusters coordinates.
-        width = self.n_features if config.embed == "none" else config.n_clusters
+        # embed="ae-umap": the members see the representation's coordinates.
+        width = self.n_features if config.embed == "none" else config.embed_width
         self.model = build_members(config, width, init_gen).to(self.device)
         self.objective = build_objective(config)
         self.trainer = Trainer(self.model, self.objective, config, self.seed, self.device, stop)
@@ -267,6 +267,7 @@ class KingdraEngine:
             dim=self.config.n_clusters,
             epochs=self.config.embed_epochs,
             seed=self.seed,
+            maps=self.config.embed_maps,
             callback=callback,
             stop=self.trainer.stop_event,
         )

@@ -144,7 +144,7 @@ def restore(
         engine._dev_gen.set_state(tensors["rng.device"].to(engine._dev_gen.device))
     if config.embed != "none" and "embed.codes" in tensors:
         k = config.n_clusters
-        engine.representation = Representation.empty(n_features, k, k)
+        engine.representation = Representation.empty(n_features, k, config.embed_width)
         engine.representation.load_state_dict(tensors)
         engine.representation.encoder.to(engine.device)
     if X is not None:

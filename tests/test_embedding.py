@@ -70,6 +70,26 @@ def test_state_round_trip_and_bad_input(fitted):
         Representation.empty(X.shape[1], 3, 3).load_state_dict(cut)
 
 
+def test_several_maps_sit_side_by_side_the_first_being_the_one_map_run(fitted):
+    X, y, rep, _ = fitted
+    two = fit_representation(torch.from_numpy(X), 3, 3, seed=0, maps=2)
+    assert torch.equal(two.codes, rep.codes)  # one autoencoder
+    assert two.coords.shape == (len(X), 6)
+    assert torch.equal(two.first_map, rep.coords)  # map 0: the one-map run's random state
+    assert not torch.allclose(two.coords[:, 3:], rep.coords)  # map 1: another layout
+    for block in (two.coords[:, :3], two.coords[:, 3:]):  # each map separates the blobs
+        centers = torch.stack([block[torch.from_numpy(y == c)].mean(0) for c in range(3)])
+        assert cluster_accuracy(y, torch.cdist(block, centers).argmin(1).numpy()) == 1.0
+    assert torch.equal(two.transform(torch.from_numpy(X)), two.coords)
+    copy = Representation.empty(X.shape[1], 3, 6)
+    copy.load_state_dict(two.state_dict())
+    assert torch.equal(copy.coords, two.coords)
+    with pytest.raises(ValueError, match="misshapen"):  # a one-map config cannot load it
+        Representation.empty(X.shape[1], 3, 3).load_state_dict(two.state_dict())
+    with pytest.raises(ValueError, match="maps must be at least 1, got 0"):
+        fit_representation(torch.from_numpy(X), 3, 1, seed=0, maps=0)
+
+
 def test_too_few_rows_and_stop():
     with pytest.raises(ValueError, match="needs more than 20 rows"):
         fit_representation(torch.zeros(15, 4), 2, 1, seed=0)
@@ -85,10 +105,14 @@ def test_config_checks_embed():
         KingdraConfig(embed="pca")
     with pytest.raises(ValueError, match="embed_epochs must be an integer >= 1"):
         KingdraConfig(embed_epochs=0)
+    with pytest.raises(ValueError, match="embed_maps must be an integer >= 1"):
+        KingdraConfig(embed_maps=0)
+    assert KingdraConfig(n_clusters=4, embed_maps=3).embed_width == 12
     assert KingdraConfig().embed == "none"  # the paper's members see the input
 
 
-def test_engine_trains_members_on_the_representation_and_saves_it():
+@pytest.mark.parametrize("maps", [1, 2])
+def test_engine_trains_members_on_the_representation_and_saves_it(maps):
     X, y = blobs(n_per=50)
     cfg = KingdraConfig.from_preset(
         "imsat",
@@ -103,6 +127,7 @@ def test_engine_trains_members_on_the_representation_and_saves_it():
         pilot_mu=0.0,
         embed="ae-umap",
         embed_epochs=2,
+        embed_maps=maps,
         seed=0,
     )
     engine = KingdraEngine(X, cfg, y_eval=y)
@@ -111,9 +136,9 @@ def test_engine_trains_members_on_the_representation_and_saves_it():
     phases = []
     engine.run(callback=lambda p: phases.append(p.phase))
     assert phases[0] == "embed" and "base" in phases
-    assert engine.model.state_dict()  # members built for the 3 coordinates, not 12 inputs
-    first = next(v for k, v in engine.model.state_dict().items() if v.dim() == 3)
-    assert 3 in first.shape[1:] and 12 not in first.shape[1:]
+    # members built for the maps' 3 coordinates each, not the 12 inputs
+    assert engine.model.state_dict()["W.0"].shape == (3, 3 * maps, 16)
+    assert engine.representation.coords.shape == (len(X), 3 * maps)
     assert cluster_accuracy(y, engine.labels_) > 0.9  # three far blobs
     # the training rows through predict_proba: the labels of the run
     assert np.array_equal(engine.predict_proba(X).argmax(1), engine.labels_)
