@@ -121,6 +121,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         preset="auto",
         embed=None,
         embed_epochs=None,
+        embed_maps=None,
         embed_gate=None,
         hidden=None,
         noise_std=None,
@@ -155,6 +156,7 @@ class KingdraCluster(ClusterMixin, BaseEstimator):
         self.preset = preset
         self.embed = embed
         self.embed_epochs = embed_epochs
+        self.embed_maps = embed_maps
         self.embed_gate = embed_gate
         self.hidden = hidden
         self.noise_std = noise_std
