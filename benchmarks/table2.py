@@ -76,8 +76,16 @@ ROW_GROUPS = {
 }
 
 
-#: What the JSON keeps of each run's history (the paper's Fig. 2: count, precision, ACC).
-ITERATION_KEYS = ("iteration", "n_pseudo_labelled", "coverage", "pseudo_precision", "acc")
+#: What the JSON keeps of each run's history (the paper's Fig. 2: count, precision, ACC; and
+#: every member's ACC, the spread that the ensemble averages).
+ITERATION_KEYS = (
+    "iteration",
+    "n_pseudo_labelled",
+    "coverage",
+    "pseudo_precision",
+    "acc",
+    "member_acc",
+)
 
 
 def kingdra_rows(X, y, preset, base, seed, device, titles, overrides) -> dict[str, tuple]:

@@ -71,6 +71,10 @@ def test_table2_writes_every_seed_of_every_row(tmp_path, capsys):
     assert report["seeds"] == [0, 1]
     history = report["iterations"]["Kingdra-IMSAT"]["0"]
     assert [h["iteration"] for h in history] == [0, 1] and history[1]["coverage"] > 0
+    # every member's ACC: the first is the "one member" row's
+    members = history[0]["member_acc"]
+    one = report["rows"]["IMSAT (one member)"]["acc"][0]
+    assert len(members) == 2 and members[0] == pytest.approx(one, abs=1e-5)
     assert table2.seed_list("1,3") == [1, 3] and table2.seed_list("2") == [0, 1]
     assert "| Kingdra-IMSAT |" in capsys.readouterr().out
 
