@@ -6,7 +6,8 @@ batch 256) on the input, maps its ``k``-wide code to ``k`` dimensions with UMAP 
 neighbours, ``min_dist = 0``), and the members train on that embedding instead of the input.
 With ``config.embed_maps = M`` it maps the code ``M`` times, each map from its own random
 state, and the members see the ``M`` maps' coordinates side by side (``M * k`` inputs): one
-UMAP's layout is one draw, and members trained on several disagree less with each other.
+UMAP's layout is one random draw, and an ensemble trained on one map follows its draw
+(docs/benchmarks.md, "Four UMAP maps of the code").
 Nothing in it is pixel-specific: the same code serves images, tf-idf text and tables.
 
 Why (docs/benchmarks.md, "A learned representation"): on MNIST-5k the members trained on
