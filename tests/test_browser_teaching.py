@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_browser import ARTIFACTS, _goto, _metric, _press, _settled, page, server  # noqa: F401
+from test_browser import ARTIFACTS, _goto, _metric, _settled, page, server  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -31,13 +31,30 @@ def _pick_lesson(pg, title: str) -> None:
     _settled(pg)
 
 
+def _slide_to(pg, key: str, target: int) -> None:
+    """Move slider ``key`` to ``target`` a key press at a time, reading its value after each.
+
+    A press made while a rerun re-mounts the slider is lost (seen under load), so the
+    presses are counted by the value the slider shows, not by the keys sent.
+    """
+    slider = pg.locator(f".st-key-{key} input[type=range]")
+    for _ in range(4 * abs(target) + 20):
+        _settled(pg)
+        value = int(float(slider.input_value()))
+        if value == target:
+            return
+        slider.focus()
+        pg.keyboard.press("ArrowRight" if value < target else "ArrowLeft")
+    raise AssertionError(f"slider {key} did not reach {target}: it shows {value}")
+
+
 def test_lessons_open_without_training_and_respond_to_their_control(page):  # noqa: F811
     _goto(page, "Lessons")
     page.wait_for_selector("text=Look for:")
     _no_exception(page)
     page.wait_for_selector("[data-testid=stSidebar] >> text=not trained")
     assert _metric(page, "precision") == "99.6%"
-    _press(page, "lesson_t_pos", "ArrowLeft", 8)  # t_pos 10 -> 2: impure mini-clusters
+    _slide_to(page, "lesson_t_pos", 2)  # t_pos 10 -> 2: impure mini-clusters
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stMetric]')].some("
         "m => m.innerText.includes('precision') && m.innerText.includes('72.3%'))"
@@ -50,7 +67,7 @@ def test_lessons_open_without_training_and_respond_to_their_control(page):  # no
     page.wait_for_function(
         "() => document.querySelectorAll('.st-key-lesson_iteration input[type=range]').length === 1"
     )
-    _press(page, "lesson_iteration", "ArrowRight", 5)
+    _slide_to(page, "lesson_iteration", 5)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stMetric]')].some("
         "m => m.innerText.includes('mean member ACC') && m.innerText.includes('88.2%'))"
