@@ -236,6 +236,7 @@ def fit_representation(
     representation = Representation(encoder, torch.empty(0, dim), torch.empty(0, dim))
     codes = representation.encode(X)
     trained = time.perf_counter() - start
+    host_codes = codes.cpu().numpy()
     coords = np.concatenate(
         [
             lazy.umap()
@@ -246,7 +247,7 @@ def fit_representation(
                 random_state=seed + r * _MAP_SEED_STEP,
                 n_jobs=1,
             )
-            .fit_transform(codes.cpu().numpy())
+            .fit_transform(host_codes)
             for r in range(maps)
         ],
         axis=1,

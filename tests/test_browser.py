@@ -129,12 +129,22 @@ def _metric(page, label: str) -> str:
     return box.locator("[data-testid=stMetricValue]").inner_text()
 
 
-def _press(page, key: str, button: str, times: int) -> None:
-    # Streamlit's slider is a react-aria slider around a visually hidden range input.
-    page.locator(f".st-key-{key} input[type=range]").focus()
-    for _ in range(times):
-        page.keyboard.press(button)
-    _settled(page)
+def _slide_to(pg, key: str, target: int) -> None:
+    """Move slider ``key`` to ``target`` a key press at a time, reading its value after each.
+
+    Streamlit's slider is a react-aria slider around a visually hidden range input. A press
+    made while a rerun re-mounts the slider is lost (seen under load), so the presses are
+    counted by the value the slider shows, not by the keys sent.
+    """
+    slider = pg.locator(f".st-key-{key} input[type=range]")
+    for _ in range(4 * abs(target) + 20):
+        _settled(pg)
+        value = int(float(slider.input_value()))
+        if value == target:
+            return
+        slider.focus()
+        pg.keyboard.press("ArrowRight" if value < target else "ArrowLeft")
+    raise AssertionError(f"slider {key} did not reach {target}: it shows {value}")
 
 
 def test_sidebar_shows_dataset_and_state(page):
@@ -174,7 +184,7 @@ def test_graph_moves_with_t_pos_and_steps_algorithm_1(page):
     assert "t_pos=4" in title_before
     page.screenshot(path=str(ARTIFACTS / "graph.png"), full_page=True)
 
-    _press(page, "graph_t_pos", "ArrowLeft", 2)  # t_pos 4 -> 2: more positive edges
+    _slide_to(page, "graph_t_pos", 2)  # t_pos 4 -> 2: more positive edges
     page.wait_for_function(
         "s => (document.querySelector(s)?.textContent ?? '').includes('t_pos=2')",
         arg=f"{CHART} .gtitle",
@@ -189,7 +199,7 @@ def test_graph_moves_with_t_pos_and_steps_algorithm_1(page):
 
     step_info = page.locator("[data-testid=stAlert]", has_text="Initial graph")
     assert step_info.count() == 1
-    _press(page, "graph_step", "ArrowRight", 2)
+    _slide_to(page, "graph_step", 2)
     page.wait_for_selector("text=/Step 2: anchor sample [0-9]+/")
     _settled(page)  # the step chart is drawn again beside the pseudocode
     # a rerun may still hold the previous chart (data-stale="true") beside the new one

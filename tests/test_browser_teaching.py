@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_browser import ARTIFACTS, _goto, _metric, _settled, page, server  # noqa: F401
+from test_browser import ARTIFACTS, _goto, _metric, _settled, _slide_to, page, server  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -29,23 +29,6 @@ def _pick_lesson(pg, title: str) -> None:
         "t => document.querySelector('.st-key-lesson_pick input').value === t", arg=title
     )
     _settled(pg)
-
-
-def _slide_to(pg, key: str, target: int) -> None:
-    """Move slider ``key`` to ``target`` a key press at a time, reading its value after each.
-
-    A press made while a rerun re-mounts the slider is lost (seen under load), so the
-    presses are counted by the value the slider shows, not by the keys sent.
-    """
-    slider = pg.locator(f".st-key-{key} input[type=range]")
-    for _ in range(4 * abs(target) + 20):
-        _settled(pg)
-        value = int(float(slider.input_value()))
-        if value == target:
-            return
-        slider.focus()
-        pg.keyboard.press("ArrowRight" if value < target else "ArrowLeft")
-    raise AssertionError(f"slider {key} did not reach {target}: it shows {value}")
 
 
 def test_lessons_open_without_training_and_respond_to_their_control(page):  # noqa: F811
